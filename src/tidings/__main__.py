@@ -1,0 +1,5 @@
+"""Allow `python -m tidings`."""
+
+from tidings.cli import main
+
+main()

@@ -1,0 +1,371 @@
+"""The `tidings` command line (Typer + Rich): thin wrappers over the services."""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
+
+from tidings import __version__
+from tidings.config import Settings, get_settings
+from tidings.db import repository
+from tidings.db.migrate import upgrade
+from tidings.db.session import Database
+from tidings.errors import InvalidInputError, TidingsError
+from tidings.ingest.extract import ExtractedArticle, extract_article
+from tidings.ingest.http import Fetcher, decode_body
+from tidings.ingest.pipeline import RefreshReport, add_source, refresh_all, refresh_source
+from tidings.web.timefmt import relative_time
+
+app = typer.Typer(
+    help="Tidings: a self-hosted news aggregator.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+console = Console()
+err_console = Console(stderr=True)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Print a TidingsError (or a database error) as one line on stderr and exit 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except TidingsError as error:
+            err_console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+        except SQLAlchemyError as error:
+            original = getattr(error, "orig", None)
+            reason = str(original) if original else str(error).splitlines()[0]
+            err_console.print(f"[red]error:[/red] database: {reason}", highlight=False)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _database(settings: Settings) -> Database:
+    database = Database(settings.database_url)
+    upgrade(database)
+    return database
+
+
+class _RichRefreshProgress:
+    """Adapts the pipeline's progress protocol to a Rich progress bar."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task: Any = None
+
+    def started(self, source_name: str, total: int) -> None:
+        self.task = self.progress.add_task(source_name, total=max(total, 1))
+        if total == 0:
+            self.progress.update(self.task, completed=1)
+
+    def advanced(self, steps: int = 1) -> None:
+        if self.task is not None:
+            self.progress.advance(self.task, steps)
+
+
+@contextmanager
+def refresh_progress() -> Iterator[_RichRefreshProgress]:
+    with Progress(
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=False,
+    ) as progress:
+        yield _RichRefreshProgress(progress)
+
+
+def print_reports(reports: list[RefreshReport], elapsed_s: float) -> None:
+    table = Table(title="Refresh", title_justify="left")
+    for column in ("Source", "Status", "New", "Updated", "Unchanged", "Pages", "Error"):
+        table.add_column(column)
+    for report in reports:
+        status = "[green]ok[/green]" if report.status == "ok" else "[red]error[/red]"
+        error = report.error or (
+            f"{len(report.page_errors)} page(s) failed" if report.page_errors else ""
+        )
+        table.add_row(
+            report.source_name,
+            status,
+            str(report.articles_new),
+            str(report.articles_updated),
+            str(report.articles_unchanged),
+            str(report.pages_fetched),
+            error,
+        )
+    console.print(table)
+    pages = sum(report.pages_fetched for report in reports)
+    rate = pages / elapsed_s if elapsed_s > 0 else 0.0
+    console.print(f"{pages} pages in {elapsed_s:.1f} s ({rate:.1f} pages/s)")
+
+
+@app.command()
+@friendly_errors
+def add(
+    url: Annotated[str, typer.Argument(help="A feed URL, or a site URL to discover its feed")],
+) -> None:
+    """Follow a publisher by feed URL or site URL (feed auto-discovery)."""
+    settings = get_settings()
+    result = add_source(_database(settings), settings, url)
+    verb = "Added" if result.created else "Already following"
+    console.print(
+        f"{verb} [bold]{result.source.name}[/bold] (id {result.source.id}): {result.source.feed_url}"
+    )
+
+
+@app.command()
+@friendly_errors
+def refresh(
+    source: Annotated[
+        str | None, typer.Argument(help="Source id, feed URL or name (default: all)")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option(help="Re-fetch pages of entries that look unchanged")
+    ] = False,
+) -> None:
+    """Fetch sources now and store their new and changed articles."""
+    settings = get_settings()
+    database = _database(settings)
+    clock = time.monotonic()
+    with refresh_progress() as progress:
+        if source is None:
+            reports = refresh_all(database, settings, progress=progress, force=force)
+        else:
+            with database.session() as session:
+                source_id = repository.find_source(session, source).id
+            reports = [
+                refresh_source(database, settings, source_id, progress=progress, force=force)
+            ]
+    print_reports(reports, time.monotonic() - clock)
+    if reports and all(report.status != "ok" for report in reports):
+        raise typer.Exit(1)
+
+
+@app.command()
+@friendly_errors
+def sources() -> None:
+    """List followed sources with status, last fetch, last error and article count."""
+    settings = get_settings()
+    with _database(settings).session() as session:
+        rows = repository.list_sources(session)
+        if not rows:
+            console.print("No sources yet. Add one with: tidings add URL")
+            return
+        table = Table()
+        for column in ("ID", "Source", "Status", "Last fetch", "Last error", "Articles"):
+            table.add_column(column)
+        for row in rows:
+            item = row.source
+            status = {"ok": "[green]ok[/green]", "error": "[red]error[/red]"}.get(
+                item.status, item.status
+            )
+            table.add_row(
+                str(item.id),
+                f"{item.name}\n[dim]{item.feed_url}[/dim]",
+                status,
+                relative_time(item.last_fetched_at) if item.last_fetched_at else "never",
+                item.last_error or "",
+                str(row.article_count),
+            )
+        console.print(table)
+
+
+def _extract_one(target: str, fetcher: Callable[[], Fetcher]) -> tuple[str, ExtractedArticle]:
+    if target.startswith(("http://", "https://")):
+        page = fetcher().fetch(target)
+        return "url", extract_article(page.text, page.url)
+    path = Path(target)
+    if not path.is_file():
+        raise InvalidInputError(f"no such file: {target}")
+    raw = path.read_bytes()
+    if path.suffix == ".gz":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as error:
+            raise InvalidInputError(f"{target} is not a valid gzip file: {error}") from error
+    return "path", extract_article(decode_body(raw))
+
+
+@app.command()
+@friendly_errors
+def extract(
+    targets: Annotated[
+        list[str],
+        typer.Argument(help="HTML files (.html or .html.gz) or URLs", metavar="PATH_OR_URL..."),
+    ],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON (an array for several pages)")
+    ] = False,
+    as_jsonl: Annotated[
+        bool, typer.Option("--jsonl", help="Print one JSON object per line")
+    ] = False,
+) -> None:
+    """Extract the article text and metadata from pages (files or URLs)."""
+    if as_json and as_jsonl:
+        raise typer.BadParameter("use either --json or --jsonl")
+    client: list[Fetcher] = []
+
+    def fetcher() -> Fetcher:
+        if not client:
+            client.append(Fetcher(get_settings()))
+        return client[0]
+
+    results: list[dict[str, Any]] = []
+    failures = 0
+    try:
+        for target in targets:
+            try:
+                kind, article = _extract_one(target, fetcher)
+            except TidingsError as error:
+                failures += 1
+                err_console.print(
+                    f"[red]error:[/red] {target}: {error}", highlight=False, soft_wrap=True
+                )
+                continue
+            record = {kind: target, **article.as_json()}
+            if as_jsonl:
+                sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+            elif as_json:
+                results.append(record)
+            else:
+                _print_article(target, article)
+    finally:
+        for item in client:
+            item.close()
+    if as_json and results:
+        sys.stdout.write(
+            json.dumps(results[0] if len(targets) == 1 else results, ensure_ascii=False, indent=2)
+            + "\n"
+        )
+    if failures:
+        raise typer.Exit(1)
+
+
+def _print_article(target: str, article: ExtractedArticle) -> None:
+    console.rule(f"[bold]{article.title or '(no title)'}")
+    facts = {
+        "source": target,
+        "publisher": article.publisher,
+        "byline": article.byline,
+        "published": article.published_at.isoformat() if article.published_at else None,
+        "language": article.language,
+        "lead image": article.lead_image,
+    }
+    for key, value in facts.items():
+        if value:
+            console.print(f"[dim]{key}:[/dim] {value}", highlight=False)
+    for caption in article.captions:
+        console.print(f"[dim]caption:[/dim] {caption}", highlight=False)
+    console.print()
+    console.print(article.body or "[dim](no body text found)[/dim]", highlight=False)
+
+
+@app.command()
+@friendly_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    scheduler: Annotated[bool, typer.Option(help="Poll sources in the background")] = True,
+) -> None:
+    """Serve the web site and API (and poll sources on their schedule)."""
+    from tidings.demo.runner import ensure_port_free
+
+    settings = get_settings()
+    ensure_port_free(host, port, "--port")
+    _serve(settings, _database(settings), host, port, scheduler)
+
+
+def _serve(settings: Settings, database: Database, host: str, port: int, scheduler: bool) -> None:
+    import uvicorn
+
+    from tidings.web.app import create_app
+
+    console.print(f"Serving Tidings at [bold]http://{host}:{port}[/bold] (Ctrl+C to stop)")
+    uvicorn.run(
+        create_app(settings, database, run_scheduler=scheduler),
+        host=host,
+        port=port,
+        log_level="warning",
+    )
+
+
+@app.command()
+@friendly_errors
+def demo(
+    host: Annotated[str, typer.Option(help="Interface for the site")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port for the site")] = 8000,
+    publisher_port: Annotated[int, typer.Option(help="Port for the demo publishers")] = 8001,
+    serve_site: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the site after ingesting")
+    ] = True,
+) -> None:
+    """Ingest the bundled demo publishers and serve the site."""
+    from tidings.demo.runner import demo_settings, ensure_port_free, start_demo
+
+    settings = demo_settings(get_settings())
+    database = Database(settings.database_url)
+    if serve_site:
+        ensure_port_free(host, port, "--port")
+    setup = start_demo(database, settings, publisher_port)
+    try:
+        console.print(
+            f"Demo publishers at {setup.server.base_url} "
+            f"(database {settings.database_url}, demo created {setup.anchor:%Y-%m-%d %H:%M} UTC)"
+        )
+        clock = time.monotonic()
+        with refresh_progress() as progress:
+            reports = refresh_all(database, settings, progress=progress)
+        print_reports(reports, time.monotonic() - clock)
+        with database.session() as session:
+            total = repository.count_articles(session)
+        console.print(f"{total} articles stored.")
+        if serve_site:
+            _serve(settings, database, host, port, scheduler=True)
+    finally:
+        setup.server.stop()
+
+
+@db_app.command("upgrade")
+@friendly_errors
+def db_upgrade() -> None:
+    """Apply database migrations up to the latest schema."""
+    settings = get_settings()
+    database = Database(settings.database_url)
+    upgrade(database)
+    from tidings.db.migrate import current_revision
+
+    console.print(f"Database at revision {current_revision(database)} ({settings.database_url})")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    console.print(f"tidings {__version__}")
+
+
+def main() -> None:
+    app()

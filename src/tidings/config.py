@@ -1,0 +1,81 @@
+"""Settings read from the environment and `.env` (names per docs/contracts.md)."""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import cached_property
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from tidings import __version__
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class Settings(BaseSettings):
+    """Every knob of Tidings; the environment is the source of truth."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TIDINGS_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    database_url: str = "sqlite:///./tidings.db"
+    redis_url: str | None = None
+    allow_private_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    secret_key: str = "change-me"  # noqa: S105 - a default for development; set it in production
+    ai_provider: str = "builtin"
+    ai_base_url: str | None = None
+    ai_model: str | None = None
+    ai_api_key: str | None = None
+    ai_timeout_s: float = 60.0
+
+    # Fetching limits (politeness and hardening grow in later issues).
+    fetch_connect_timeout_s: float = 10.0
+    fetch_read_timeout_s: float = 20.0
+    fetch_total_timeout_s: float = 60.0
+    fetch_max_bytes: int = 10 * 1024 * 1024
+    fetch_max_redirects: int = 5
+    fetch_concurrency: int = 8
+    user_agent: str = (
+        f"Tidings/{__version__} (+https://github.com/tidings-news/tidings; news reader)"
+    )
+
+    # Scheduler: default poll interval for sources without one of their own.
+    poll_interval_s: int = 1800
+    scheduler_enabled: bool = True
+
+    @field_validator("allow_private_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @cached_property
+    def private_networks(self) -> tuple[IPNetwork, ...]:
+        """The allow-list entries that are IP addresses or CIDR ranges."""
+        networks: list[IPNetwork] = []
+        for entry in self.allow_private_hosts:
+            try:
+                networks.append(ipaddress.ip_network(entry.strip("[]"), strict=False))
+            except ValueError:
+                continue  # a host name; matched by name in the SSRF guard
+        return tuple(networks)
+
+    @cached_property
+    def private_host_names(self) -> frozenset[str]:
+        """The allow-list entries that are host names."""
+        names = set()
+        for entry in self.allow_private_hosts:
+            try:
+                ipaddress.ip_network(entry.strip("[]"), strict=False)
+            except ValueError:
+                names.add(entry.lower())
+        return frozenset(names)
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides (CLI flags, tests)."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,166 @@
+"""Queries shared by the pipeline and the web layer (portable SQL only)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session, joinedload
+
+from tidings.db.models import Article, FetchLog, Meta, Source
+from tidings.errors import InvalidInputError, NotFoundError
+
+
+def get_meta(session: Session, key: str) -> str | None:
+    row = session.get(Meta, key)
+    return row.value if row else None
+
+
+def set_meta(session: Session, key: str, value: str) -> None:
+    row = session.get(Meta, key)
+    if row is None:
+        session.add(Meta(key=key, value=value))
+    else:
+        row.value = value
+
+
+def get_source(session: Session, source_id: int) -> Source:
+    source = session.get(Source, source_id)
+    if source is None:
+        raise NotFoundError(f"no source with id {source_id}")
+    return source
+
+
+def find_source(session: Session, ref: str) -> Source:
+    """A source by id, feed URL or (case-insensitive) name."""
+    if ref.isdigit():
+        return get_source(session, int(ref))
+    source = session.scalar(select(Source).where(Source.feed_url == ref))
+    if source is None:
+        source = session.scalar(select(Source).where(func.lower(Source.name) == ref.lower()))
+    if source is None:
+        raise NotFoundError(f"no source matches {ref!r} (give its id, feed URL or name)")
+    return source
+
+
+def source_by_feed_url(session: Session, feed_url: str) -> Source | None:
+    return session.scalar(select(Source).where(Source.feed_url == feed_url))
+
+
+@dataclass
+class SourceRow:
+    source: Source
+    article_count: int
+
+
+def list_sources(session: Session) -> list[SourceRow]:
+    """Every source with its article count, in one query."""
+    counts = (
+        select(Article.source_id, func.count(Article.id).label("n"))
+        .group_by(Article.source_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Source, func.coalesce(counts.c.n, 0))
+        .outerjoin(counts, counts.c.source_id == Source.id)
+        .order_by(Source.name, Source.id)
+    ).all()
+    return [SourceRow(source, int(count)) for source, count in rows]
+
+
+def due_source_ids(session: Session, now: datetime) -> list[int]:
+    query = select(Source.id).where(
+        or_(Source.next_fetch_at.is_(None), Source.next_fetch_at <= now)
+    )
+    return list(session.scalars(query.order_by(Source.next_fetch_at, Source.id)))
+
+
+def last_fetches(session: Session, source_id: int, limit: int = 10) -> list[FetchLog]:
+    query = (
+        select(FetchLog)
+        .where(FetchLog.source_id == source_id)
+        .order_by(FetchLog.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def article_for_entry(
+    session: Session, source_id: int, guid: str, urls: list[str]
+) -> Article | None:
+    """The stored article for a feed entry: same source and GUID, else the same canonical URL."""
+    article = session.scalar(
+        select(Article).where(Article.source_id == source_id, Article.guid == guid).limit(1)
+    )
+    if article is None and urls:
+        article = session.scalar(select(Article).where(Article.url.in_(urls)).limit(1))
+    return article
+
+
+def get_article(session: Session, article_id: int) -> Article:
+    article = session.scalar(
+        select(Article).options(joinedload(Article.source)).where(Article.id == article_id)
+    )
+    if article is None:
+        raise NotFoundError(f"no article with id {article_id}")
+    return article
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Keyset position in the (published_at DESC, id DESC) order."""
+
+    published_at: datetime
+    id: int
+
+    def encode(self) -> str:
+        raw = json.dumps([self.published_at.isoformat(), self.id]).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, value: str) -> Cursor:
+        try:
+            padded = value + "=" * (-len(value) % 4)
+            published, article_id = json.loads(base64.urlsafe_b64decode(padded))
+            return cls(datetime.fromisoformat(published), int(article_id))
+        except (ValueError, TypeError, binascii.Error) as error:
+            raise InvalidInputError(f"invalid cursor {value!r}") from error
+
+
+def list_articles(
+    session: Session,
+    *,
+    limit: int,
+    cursor: Cursor | None = None,
+    source_id: int | None = None,
+) -> tuple[list[Article], Cursor | None]:
+    """A page of articles, newest first, with the cursor for the next page (None at the end)."""
+    query = select(Article).options(joinedload(Article.source))
+    if source_id is not None:
+        query = query.where(Article.source_id == source_id)
+    if cursor is not None:
+        query = query.where(
+            or_(
+                Article.published_at < cursor.published_at,
+                and_(Article.published_at == cursor.published_at, Article.id < cursor.id),
+            )
+        )
+    query = query.order_by(Article.published_at.desc(), Article.id.desc()).limit(limit + 1)
+    articles = list(session.scalars(query).unique())
+    next_cursor = None
+    if len(articles) > limit:
+        articles = articles[:limit]
+        last = articles[-1]
+        next_cursor = Cursor(last.published_at, last.id)
+    return articles, next_cursor
+
+
+def count_articles(session: Session, source_id: int | None = None) -> int:
+    query = select(func.count(Article.id))
+    if source_id is not None:
+        query = query.where(Article.source_id == source_id)
+    return int(session.scalar(query) or 0)

@@ -1,0 +1,80 @@
+"""`tidings demo`: a database, the local publisher server, a full ingest, then the site."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from tidings.config import Settings
+from tidings.db import repository
+from tidings.db.migrate import upgrade
+from tidings.db.session import Database
+from tidings.demo.corpus import load_corpus
+from tidings.demo.server import PublisherServer
+from tidings.demo.site import feed_path
+from tidings.errors import TidingsError
+from tidings.ingest.pipeline import add_source, register_source
+
+ANCHOR_KEY = "demo.anchor"
+
+
+@dataclass
+class DemoSetup:
+    server: PublisherServer
+    anchor: datetime
+    sources_added: int
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """The demo's publishers live on 127.0.0.1, so the SSRF guard must let it through."""
+    hosts = list(dict.fromkeys([*settings.allow_private_hosts, "127.0.0.1"]))
+    return settings.model_copy(update={"allow_private_hosts": hosts})
+
+
+def demo_anchor(database: Database) -> datetime:
+    """The time the demo database was created; publish times are relative to it."""
+    with database.session() as session:
+        stored = repository.get_meta(session, ANCHOR_KEY)
+        if stored:
+            return datetime.fromisoformat(stored)
+        anchor = datetime.now(UTC).replace(second=0, microsecond=0)
+        repository.set_meta(session, ANCHOR_KEY, anchor.isoformat())
+        return anchor
+
+
+def ensure_port_free(host: str, port: int, flag: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise TidingsError(
+                f"cannot listen on {host}:{port} ({error.strerror}); choose another with {flag}"
+            ) from error
+
+
+def start_demo(database: Database, settings: Settings, publisher_port: int) -> DemoSetup:
+    """Upgrade the schema, start the publishers and follow each of them (idempotent)."""
+    upgrade(database)
+    anchor = demo_anchor(database)
+    ensure_port_free("127.0.0.1", publisher_port, "--publisher-port")
+    server = PublisherServer(anchor, port=publisher_port).start()
+    added = 0
+    try:
+        for publisher in load_corpus().publishers:
+            if publisher.feed == "broken":
+                # A feed that is broken from day one: followed as an OPML import would.
+                result = register_source(
+                    database, server.url(feed_path(publisher)), name=publisher.name
+                )
+            elif publisher.feed == "discovery":
+                # Only the homepage is given; its <link rel="alternate"> leads to the feed.
+                result = add_source(database, settings, server.url(f"/{publisher.slug}/"))
+            else:
+                result = add_source(database, settings, server.url(feed_path(publisher)))
+            added += int(result.created)
+    except BaseException:
+        server.stop()
+        raise
+    return DemoSetup(server=server, anchor=anchor, sources_added=added)

@@ -1,0 +1,1 @@
+"""Ingest: fetch, parse, discover, extract, clean and store articles from publishers."""

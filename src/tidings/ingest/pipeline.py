@@ -1,0 +1,391 @@
+"""The ingest pipeline: add_source() and refresh_source(), used by every caller.
+
+feed -> new or changed entries -> page fetch -> extract -> store. Each article is stored
+in its own transaction, so a crash half-way loses nothing already stored, and it is keyed
+by canonical URL, so running a refresh twice stores nothing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from sqlalchemy.exc import IntegrityError
+
+from tidings.config import Settings
+from tidings.db import repository
+from tidings.db.models import FetchLog, Source
+from tidings.db.session import Database
+from tidings.errors import (
+    DiscoveryError,
+    FeedParseError,
+    TidingsError,
+)
+from tidings.ingest.discover import common_feed_urls, discover_feed_links
+from tidings.ingest.extract import (
+    ExtractedArticle,
+    extract_article,
+    normalize_language,
+)
+from tidings.ingest.feeds import FeedEntry, ParsedFeed, parse_feed
+from tidings.ingest.http import ACCEPT_FEED, Fetcher, FetchResult
+from tidings.ingest.store import ArticleData, store_article
+from tidings.ingest.text import html_to_text
+from tidings.ingest.urls import canonicalize_url, same_site
+
+log = logging.getLogger(__name__)
+# Dates further ahead than this are a publisher's clock or time-zone error: we clamp them.
+_FUTURE_TOLERANCE = timedelta(minutes=15)
+
+
+class RefreshProgress(Protocol):
+    """What a caller (CLI progress bar, admin page) hears while a source refreshes."""
+
+    def started(self, source_name: str, total: int) -> None: ...
+
+    def advanced(self, steps: int = 1) -> None: ...
+
+
+@dataclass
+class RefreshReport:
+    source_id: int
+    source_name: str
+    status: str = "ok"
+    entries_seen: int = 0
+    articles_new: int = 0
+    articles_updated: int = 0
+    articles_unchanged: int = 0
+    pages_fetched: int = 0
+    page_errors: list[str] = field(default_factory=list)
+    error: str | None = None
+    warning: str | None = None
+    duration_s: float = 0.0
+
+
+@dataclass
+class AddSourceResult:
+    source: Source
+    created: bool
+
+
+@contextmanager
+def _fetcher_for(settings: Settings, fetcher: Fetcher | None) -> Iterator[Fetcher]:
+    if fetcher is not None:
+        yield fetcher
+        return
+    with Fetcher(settings) as own:
+        yield own
+
+
+def add_source(
+    database: Database, settings: Settings, url: str, *, fetcher: Fetcher | None = None
+) -> AddSourceResult:
+    """Follow a feed URL, or a site URL whose feed is found by discovery; idempotent."""
+    url = url.strip()
+    with database.session() as session:
+        existing = repository.source_by_feed_url(session, url)
+        if existing is not None:
+            return AddSourceResult(existing, created=False)
+    with _fetcher_for(settings, fetcher) as client:
+        feed_url, feed = _find_feed(client, url)
+    with database.session() as session:
+        existing = repository.source_by_feed_url(session, feed_url)
+        if existing is not None:
+            return AddSourceResult(existing, created=False)
+        source = Source(
+            name=feed.title or urlsplit(feed_url).hostname or feed_url,
+            feed_url=feed_url,
+            site_url=feed.site_url or (url if url != feed_url else None),
+            feed_format=feed.format,
+            language=normalize_language(feed.language),
+            status="new",
+        )
+        session.add(source)
+        session.flush()
+        return AddSourceResult(source, created=True)
+
+
+def register_source(
+    database: Database, feed_url: str, *, name: str | None = None, site_url: str | None = None
+) -> AddSourceResult:
+    """Follow a feed URL without fetching it first (OPML import, the demo's broken feed)."""
+    with database.session() as session:
+        existing = repository.source_by_feed_url(session, feed_url)
+        if existing is not None:
+            return AddSourceResult(existing, created=False)
+        source = Source(
+            name=name or urlsplit(feed_url).hostname or feed_url,
+            feed_url=feed_url,
+            site_url=site_url,
+            status="new",
+        )
+        session.add(source)
+        session.flush()
+        return AddSourceResult(source, created=True)
+
+
+def _find_feed(fetcher: Fetcher, url: str) -> tuple[str, ParsedFeed]:
+    response = fetcher.fetch(url, accept=ACCEPT_FEED)
+    try:
+        return url, _parse(response)
+    except FeedParseError as not_a_feed:
+        if "html" not in response.content_type and b"<html" not in response.content[:2048].lower():
+            raise not_a_feed
+    candidates = discover_feed_links(response.text, response.url) or common_feed_urls(response.url)
+    for candidate in candidates:
+        try:
+            return candidate, _parse(fetcher.fetch(candidate, accept=ACCEPT_FEED))
+        except TidingsError:
+            continue
+    raise DiscoveryError(f"no feed found at {url}: the page links no RSS, Atom or JSON feed")
+
+
+def _parse(response: FetchResult) -> ParsedFeed:
+    return parse_feed(response.content, response.url, response.headers.get("content-type", ""))
+
+
+def refresh_source(
+    database: Database,
+    settings: Settings,
+    source_id: int,
+    *,
+    fetcher: Fetcher | None = None,
+    progress: RefreshProgress | None = None,
+    force: bool = False,
+) -> RefreshReport:
+    """Fetch a source's feed and store its new and changed articles; never raises for the feed.
+
+    A feed that cannot be fetched or parsed marks only this source as failing (with the
+    reason) and leaves its stored articles untouched. `force` re-fetches unchanged entries.
+    """
+    started = datetime.now(UTC)
+    clock = time.monotonic()
+    with database.session() as session:
+        source = repository.get_source(session, source_id)
+        report = RefreshReport(source_id=source.id, source_name=source.name)
+        feed_url, source_language = source.feed_url, source.language
+    http_status: int | None = None
+    try:
+        with _fetcher_for(settings, fetcher) as client:
+            response = client.fetch(feed_url, accept=ACCEPT_FEED)
+            http_status = response.status_code
+            feed = _parse(response)
+            report.warning = feed.warning
+            report.entries_seen = len(feed.entries)
+            feed_language = normalize_language(feed.language) or source_language
+            _ingest_entries(database, client, report, feed, feed_language, progress, force)
+    except TidingsError as error:
+        report.status = "error"
+        report.error = str(error)
+    report.duration_s = time.monotonic() - clock
+    _record_refresh(database, settings, report, started, http_status)
+    return report
+
+
+def _ingest_entries(
+    database: Database,
+    fetcher: Fetcher,
+    report: RefreshReport,
+    feed: ParsedFeed,
+    feed_language: str | None,
+    progress: RefreshProgress | None,
+    force: bool,
+) -> None:
+    entries = _unique_entries(feed.entries)
+    pending: list[tuple[FeedEntry, str]] = []
+    with database.session() as session:
+        for entry in entries:
+            entry_hash = _entry_hash(entry)
+            stored = repository.article_for_entry(
+                session, report.source_id, entry.guid, [canonicalize_url(entry.link)]
+            )
+            if stored is not None and stored.entry_hash == entry_hash and not force:
+                report.articles_unchanged += 1
+            else:
+                pending.append((entry, entry_hash))
+    if progress is not None:
+        progress.started(report.source_name, len(pending))
+    if not pending:
+        return
+    workers = max(1, min(fetcher.settings.fetch_concurrency, len(pending)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="page-fetch") as pool:
+        pages = pool.map(lambda item: _fetch_page(fetcher, item[0]), pending)
+        # Results arrive in feed order; each is stored in its own transaction as it lands.
+        for (entry, entry_hash), (page, extracted, page_error) in zip(pending, pages, strict=True):
+            if page is not None:
+                report.pages_fetched += 1
+            if page_error:
+                report.page_errors.append(page_error)
+            data = _article_data(entry, entry_hash, page, extracted, feed_language)
+            outcome = _store(database, report.source_id, data)
+            if outcome == "new":
+                report.articles_new += 1
+            elif outcome == "updated":
+                report.articles_updated += 1
+            else:
+                report.articles_unchanged += 1
+            if progress is not None:
+                progress.advanced()
+
+
+def _unique_entries(entries: list[FeedEntry]) -> list[FeedEntry]:
+    seen: set[str] = set()
+    unique: list[FeedEntry] = []
+    for entry in entries:
+        key = canonicalize_url(entry.link)
+        if key not in seen:
+            seen.add(key)
+            unique.append(entry)
+    return unique
+
+
+def _fetch_page(
+    fetcher: Fetcher, entry: FeedEntry
+) -> tuple[FetchResult | None, ExtractedArticle | None, str | None]:
+    try:
+        page = fetcher.fetch(entry.link)
+    except TidingsError as error:
+        return None, None, str(error)
+    try:
+        return page, extract_article(page.text, page.url), None
+    except TidingsError as error:
+        return page, None, f"{entry.link}: {error}"
+
+
+def _article_data(
+    entry: FeedEntry,
+    entry_hash: str,
+    page: FetchResult | None,
+    extracted: ExtractedArticle | None,
+    feed_language: str | None,
+) -> ArticleData:
+    now = datetime.now(UTC)
+    page_url = page.url if page is not None else entry.link
+    canonical = page_url
+    if extracted and extracted.canonical_url and same_site(extracted.canonical_url, page_url):
+        canonical = extracted.canonical_url
+    feed_text = html_to_text(entry.content_html or "")
+    body = extracted.body if extracted else ""
+    extracted_from = "page"
+    if len(body) < 0.5 * len(feed_text):
+        # The page gave nothing usable (or a teaser): the feed's own full text is better.
+        body, extracted_from = feed_text, "feed"
+    if not body:
+        body, extracted_from = html_to_text(entry.summary or ""), "summary"
+    published = entry.published_at or (extracted.published_at if extracted else None)
+    return ArticleData(
+        url=canonicalize_url(canonical),
+        original_url=entry.link,
+        guid=entry.guid,
+        title=entry.title or (extracted.title if extracted else None) or entry.link,
+        byline=extracted.byline if extracted else None,
+        authors=(extracted.authors if extracted and extracted.authors else entry.authors),
+        section=extracted.section if extracted else None,
+        language=(extracted.language if extracted else None) or feed_language,
+        lead_image=(extracted.lead_image if extracted else None) or entry.image,
+        captions=extracted.captions if extracted else [],
+        summary=html_to_text(entry.summary or "") or None,
+        body=body,
+        extracted_from=extracted_from,
+        published_at=min(published, now + _FUTURE_TOLERANCE) if published else None,
+        updated_at=entry.updated_at or (extracted.updated_at if extracted else None),
+        entry_hash=entry_hash,
+    )
+
+
+def _store(database: Database, source_id: int, data: ArticleData) -> str:
+    for attempt in (1, 2):
+        try:
+            with database.session() as session:
+                return store_article(session, source_id, data)
+        except IntegrityError:
+            # Another process stored the same URL between our read and our write: retry once,
+            # which now finds the row and updates it.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _entry_hash(entry: FeedEntry) -> str:
+    parts = [
+        entry.guid,
+        entry.link,
+        entry.title,
+        entry.summary or "",
+        entry.content_html or "",
+        entry.published_at.isoformat() if entry.published_at else "",
+        entry.updated_at.isoformat() if entry.updated_at else "",
+    ]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def _record_refresh(
+    database: Database,
+    settings: Settings,
+    report: RefreshReport,
+    started: datetime,
+    http_status: int | None,
+) -> None:
+    finished = datetime.now(UTC)
+    with database.session() as session:
+        source = repository.get_source(session, report.source_id)
+        source.last_fetched_at = finished
+        source.status = report.status
+        source.last_error = report.error
+        if report.status == "ok":
+            source.last_success_at = finished
+        interval = source.poll_interval_s or settings.poll_interval_s
+        source.next_fetch_at = finished + timedelta(seconds=interval)
+        session.add(
+            FetchLog(
+                source_id=report.source_id,
+                started_at=started,
+                finished_at=finished,
+                status=report.status,
+                http_status=http_status,
+                entries_seen=report.entries_seen,
+                articles_new=report.articles_new,
+                articles_updated=report.articles_updated,
+                error=report.error or (report.page_errors[0] if report.page_errors else None),
+            )
+        )
+    if report.status != "ok":
+        log.warning("refresh of %s failed: %s", report.source_name, report.error)
+
+
+def refresh_all(
+    database: Database,
+    settings: Settings,
+    *,
+    progress: RefreshProgress | None = None,
+    force: bool = False,
+) -> list[RefreshReport]:
+    """Refresh every source, one after the other (each fetches its pages concurrently)."""
+    with database.session() as session:
+        source_ids = [row.source.id for row in repository.list_sources(session)]
+    with Fetcher(settings) as fetcher:
+        return [
+            refresh_source(
+                database, settings, source_id, fetcher=fetcher, progress=progress, force=force
+            )
+            for source_id in source_ids
+        ]
+
+
+__all__ = [
+    "AddSourceResult",
+    "RefreshProgress",
+    "RefreshReport",
+    "add_source",
+    "refresh_all",
+    "refresh_source",
+    "register_source",
+]

@@ -1,0 +1,62 @@
+"""In-process scheduler: polls each due source at its own interval while `tidings serve` runs."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime
+
+from tidings.config import Settings
+from tidings.db import repository
+from tidings.db.session import Database
+from tidings.ingest.http import Fetcher
+from tidings.ingest.pipeline import RefreshReport, refresh_source
+
+log = logging.getLogger(__name__)
+
+
+class Scheduler:
+    """A daemon thread that refreshes due sources every `tick_s` seconds."""
+
+    def __init__(self, database: Database, settings: Settings, tick_s: float = 5.0) -> None:
+        self.database = database
+        self.settings = settings
+        self.tick_s = tick_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_due(self) -> list[RefreshReport]:
+        """Refresh every source whose next poll time has come; returns what happened."""
+        with self.database.session() as session:
+            due = repository.due_source_ids(session, datetime.now(UTC))
+        reports: list[RefreshReport] = []
+        if not due:
+            return reports
+        with Fetcher(self.settings) as fetcher:
+            for source_id in due:
+                if self._stop.is_set():
+                    break
+                reports.append(
+                    refresh_source(self.database, self.settings, source_id, fetcher=fetcher)
+                )
+        return reports
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.tick_s):
+            try:
+                self.run_due()
+            except Exception:  # the loop must outlive any one bad refresh
+                log.exception("scheduled refresh failed")
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None

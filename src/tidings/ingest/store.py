@@ -1,0 +1,89 @@
+"""Store one extracted article: insert by canonical URL, or update the stored row in place."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tidings.db import repository
+from tidings.db.models import Article
+
+StoreOutcome = Literal["new", "updated", "unchanged"]
+_CONTENT_FIELDS = (
+    "title",
+    "byline",
+    "authors",
+    "section",
+    "language",
+    "lead_image",
+    "captions",
+    "summary",
+    "body",
+    "published_at",
+    "updated_at",
+)
+
+
+@dataclass
+class ArticleData:
+    """An article as the pipeline hands it to storage."""
+
+    url: str
+    original_url: str
+    guid: str | None
+    title: str
+    byline: str | None
+    authors: list[str]
+    section: str | None
+    language: str | None
+    lead_image: str | None
+    captions: list[str]
+    summary: str | None
+    body: str
+    extracted_from: str
+    published_at: datetime | None  # None: neither feed nor page says; storage decides
+    updated_at: datetime | None
+    entry_hash: str
+
+    def content_hash(self) -> str:
+        values = asdict(self)
+        content = {key: values[key] for key in _CONTENT_FIELDS}
+        return hashlib.sha256(json.dumps(content, default=str, sort_keys=True).encode()).hexdigest()
+
+
+def store_article(session: Session, source_id: int, data: ArticleData) -> StoreOutcome:
+    """Insert or update; the same data stored twice changes nothing the second time."""
+    article = repository.article_for_entry(session, source_id, data.guid or data.url, [data.url])
+    if data.published_at is None:
+        # An undated entry keeps the time it was first seen, so re-fetches do not move it.
+        data.published_at = article.published_at if article else datetime.now(UTC)
+    content_hash = data.content_hash()
+    if article is None:
+        session.add(Article(source_id=source_id, content_hash=content_hash, **_columns(data)))
+        session.flush()
+        return "new"
+    if article.source_id != source_id:
+        return "unchanged"  # another source already carries this exact URL; keep the first
+    article.entry_hash = data.entry_hash
+    if article.content_hash == content_hash:
+        return "unchanged"
+    columns = _columns(data)
+    if article.url != data.url:
+        taken = session.scalar(select(Article.id).where(Article.url == data.url))
+        if taken is not None:
+            columns.pop("url")  # the new URL belongs to another row: keep ours
+    for key, value in columns.items():
+        setattr(article, key, value)
+    article.content_hash = content_hash
+    article.fetched_at = datetime.now(UTC)
+    return "updated"
+
+
+def _columns(data: ArticleData) -> dict[str, object]:
+    return asdict(data)

@@ -1,0 +1,1 @@
+"""Serve: server-rendered pages, the JSON API and static assets."""

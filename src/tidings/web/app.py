@@ -1,0 +1,142 @@
+"""The FastAPI application: pages, API, static files, error handling and the scheduler."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tidings import __version__
+from tidings.config import Settings, get_settings
+from tidings.db.migrate import upgrade
+from tidings.db.session import Database
+from tidings.errors import InvalidInputError, NotFoundError, TidingsError
+from tidings.ingest.scheduler import Scheduler
+from tidings.web import api, pages
+
+STATIC_DIR = Path(__file__).parent / "static"
+_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' https: http: data:; style-src 'self'; "
+        "script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+}
+
+
+def create_app(
+    settings: Settings | None = None,
+    database: Database | None = None,
+    *,
+    run_scheduler: bool | None = None,
+) -> FastAPI:
+    """Build the app; on start-up it upgrades the schema and (optionally) starts polling."""
+    settings = settings or get_settings()
+    database = database or Database(settings.database_url)
+    scheduler = Scheduler(database, settings)
+    poll = settings.scheduler_enabled if run_scheduler is None else run_scheduler
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        upgrade(database)
+        if poll:
+            scheduler.start()
+        try:
+            yield
+        finally:
+            scheduler.stop()
+
+    app = FastAPI(
+        title="Tidings",
+        version=__version__,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    app.state.scheduler = scheduler
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    _install_error_handlers(app)
+
+    @app.middleware("http")
+    async def headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        for name, value in _SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if request.url.path.startswith("/static/"):
+            response.headers["Cache-Control"] = "public, max-age=86400"
+        return response
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _problem(status: int, title: str, detail: str) -> JSONResponse:
+    return JSONResponse(
+        {"type": "about:blank", "title": title, "status": status, "detail": detail},
+        status_code=status,
+        media_type="application/problem+json",
+    )
+
+
+def _error_page(request: Request, status: int, title: str, detail: str) -> Response:
+    return pages.templates.TemplateResponse(
+        request, "error.html", {"title": title, "detail": detail}, status_code=status
+    )
+
+
+def _respond(request: Request, status: int, title: str, detail: str) -> Response:
+    if _wants_json(request):
+        return _problem(status, title, detail)
+    return _error_page(request, status, title, detail)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(NotFoundError)
+    async def not_found(request: Request, error: NotFoundError) -> Response:
+        return _respond(request, 404, "Not Found", str(error))
+
+    @app.exception_handler(InvalidInputError)
+    async def invalid(request: Request, error: InvalidInputError) -> Response:
+        return _respond(request, 400, "Bad Request", str(error))
+
+    @app.exception_handler(TidingsError)
+    async def other(request: Request, error: TidingsError) -> Response:
+        return _respond(request, 502, "Bad Gateway", str(error))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation(request: Request, error: RequestValidationError) -> Response:
+        detail = "; ".join(
+            f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
+            for item in error.errors()
+        )
+        return _respond(request, 422, "Unprocessable Content", detail)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        titles = {404: "Not Found", 405: "Method Not Allowed"}
+        detail = str(error.detail)
+        if error.status_code == 404 and detail == "Not Found":
+            detail = f"there is nothing at {request.url.path}"
+        return _respond(request, error.status_code, titles.get(error.status_code, "Error"), detail)

@@ -1,0 +1,132 @@
+"""Server-rendered HTML pages: front page, article, source and the sources admin."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import quote, urlsplit
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from tidings.db import repository
+from tidings.errors import InvalidInputError, TidingsError
+from tidings.ingest.pipeline import add_source, refresh_source
+from tidings.web.deps import database_of, settings_of
+from tidings.web.timefmt import exact_time, relative_time
+
+PAGE_SIZE = 30
+SNIPPET_CHARS = 220
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates.env.filters["ago"] = relative_time
+templates.env.filters["exact"] = exact_time
+templates.env.filters["paragraphs"] = lambda body: [p for p in (body or "").split("\n\n") if p]
+templates.env.filters["host"] = lambda url: urlsplit(url or "").hostname or ""
+templates.env.filters["snippet"] = lambda text: _snippet(text or "")
+templates.env.filters["web_url"] = lambda url: url if _is_web_url(url) else None
+
+router = APIRouter()
+
+
+def _snippet(text: str) -> str:
+    flat = " ".join(text.split())
+    if len(flat) <= SNIPPET_CHARS:
+        return flat
+    return flat[:SNIPPET_CHARS].rsplit(" ", 1)[0] + "…"
+
+
+def _is_web_url(url: str | None) -> bool:
+    return bool(url) and urlsplit(url or "").scheme in ("http", "https")
+
+
+def require_same_origin(request: Request) -> None:
+    """Refuse cross-site form posts (CSRF) until accounts bring per-session tokens."""
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        raise InvalidInputError("cross-site form submissions are refused")
+    origin = request.headers.get("origin")
+    if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
+        raise InvalidInputError("cross-site form submissions are refused")
+
+
+@router.get("/", response_class=HTMLResponse)
+def front_page(request: Request, cursor: str | None = None) -> Response:
+    with database_of(request).session() as session:
+        position = repository.Cursor.decode(cursor) if cursor else None
+        articles, next_cursor = repository.list_articles(session, limit=PAGE_SIZE, cursor=position)
+        return templates.TemplateResponse(
+            request,
+            "index.html",
+            {
+                "articles": articles,
+                "next_cursor": next_cursor.encode() if next_cursor else None,
+                "heading": "Latest news",
+            },
+        )
+
+
+@router.get("/articles/{article_id}", response_class=HTMLResponse)
+def article_page(request: Request, article_id: int) -> Response:
+    with database_of(request).session() as session:
+        article = repository.get_article(session, article_id)
+        return templates.TemplateResponse(request, "article.html", {"article": article})
+
+
+@router.get("/sources/{source_id}", response_class=HTMLResponse)
+def source_page(request: Request, source_id: int, cursor: str | None = None) -> Response:
+    with database_of(request).session() as session:
+        source = repository.get_source(session, source_id)
+        position = repository.Cursor.decode(cursor) if cursor else None
+        articles, next_cursor = repository.list_articles(
+            session, limit=PAGE_SIZE, cursor=position, source_id=source_id
+        )
+        return templates.TemplateResponse(
+            request,
+            "source.html",
+            {
+                "source": source,
+                "articles": articles,
+                "next_cursor": next_cursor.encode() if next_cursor else None,
+                "article_count": repository.count_articles(session, source_id),
+            },
+        )
+
+
+@router.get("/admin/sources", response_class=HTMLResponse)
+def admin_sources(
+    request: Request, message: str | None = None, error: str | None = None
+) -> Response:
+    with database_of(request).session() as session:
+        rows = repository.list_sources(session)
+        return templates.TemplateResponse(
+            request,
+            "admin_sources.html",
+            {"rows": rows, "message": message, "error": error},
+        )
+
+
+def _back_to_admin(*, message: str | None = None, error: str | None = None) -> RedirectResponse:
+    key, text = ("error", error) if error else ("message", message or "")
+    return RedirectResponse(f"/admin/sources?{key}={quote(text)}", status_code=303)
+
+
+@router.post("/admin/sources", dependencies=[Depends(require_same_origin)])
+def admin_add_source(request: Request, url: Annotated[str, Form()]) -> Response:
+    try:
+        result = add_source(database_of(request), settings_of(request), url)
+    except TidingsError as error:
+        return _back_to_admin(error=str(error))
+    verb = "Added" if result.created else "Already following"
+    return _back_to_admin(message=f"{verb} {result.source.name}")
+
+
+@router.post("/admin/sources/{source_id}/refresh", dependencies=[Depends(require_same_origin)])
+def admin_refresh_source(request: Request, source_id: int) -> Response:
+    report = refresh_source(database_of(request), settings_of(request), source_id)
+    if report.status != "ok":
+        return _back_to_admin(error=f"{report.source_name}: {report.error}")
+    return _back_to_admin(
+        message=f"{report.source_name}: {report.articles_new} new, "
+        f"{report.articles_updated} updated, {report.articles_unchanged} unchanged"
+    )
