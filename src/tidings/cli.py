@@ -200,13 +200,13 @@ def _extract_one(target: str, fetcher: Callable[[], Fetcher]) -> tuple[str, Extr
         return "url", extract_article(page.text, page.url)
     path = Path(target)
     if not path.is_file():
-        raise InvalidInputError(f"no such file: {target}")
+        raise InvalidInputError("no such file")
     raw = path.read_bytes()
     if path.suffix == ".gz":
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError) as error:
-            raise InvalidInputError(f"{target} is not a valid gzip file: {error}") from error
+            raise InvalidInputError(f"not a valid gzip file ({error})") from error
     return "path", extract_article(decode_body(raw))
 
 

@@ -107,7 +107,7 @@ class PublisherServer:
 
     def start(self) -> PublisherServer:
         self._thread = threading.Thread(
-            target=self.httpd.serve_forever, name="demo-publishers", daemon=True
+            target=self.httpd.serve_forever, args=(0.05,), name="demo-publishers", daemon=True
         )
         self._thread.start()
         return self
@@ -122,6 +122,7 @@ class PublisherServer:
 def _make_handler(server: PublisherServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out without a delayed-ACK stall
 
         def do_GET(self) -> None:
             response = server.site.respond(urlsplit(self.path).path)

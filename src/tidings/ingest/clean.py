@@ -37,9 +37,12 @@ _CREDIT_WORDS = (
 )
 # "Commuters cross the bridge on Monday. Photo: Handout" / "(Photo: Reuters)" / "Photo by Jo".
 _CAPTION_CREDIT = re.compile(
-    rf"(?:^|[\s.(\[|–—-])\(?{_CREDIT_WORDS}\s*(?::|by|/|courtesy of)\s*[^.!?]{{1,80}}\)?\.?\s*$",
+    rf"(?:^|[\s.(\[|–—-])\(?{_CREDIT_WORDS}\s*(?::|by|/|courtesy of)\s*"
+    r"(?P<credit>[^.!?,;:]{1,60})\)?\.?\s*$",
     re.IGNORECASE,
 )
+# A credit names an agency or a person: a few words, starting with a capital or a digit.
+_MAX_CREDIT_WORDS = 6
 _CHINESE_CREDIT = re.compile(
     r"[（(]?\s*(?:圖|圖片|图|图片|相片|照片|攝|摄|攝影|摄影|影像)(?:來源|来源|提供)?\s*[:：/／]\s*"
     r"[^。！？]{1,40}[)）]?\s*$"
@@ -82,8 +85,12 @@ class PageParts:
     byline: str | None = None
 
 
+_SPACES = re.compile(r"[ \t\r\n\f\v\u00a0\u200b]+")
+
+
 def normalize_space(text: str) -> str:
-    return " ".join(text.split())
+    """Collapse runs of Latin whitespace; keep the ideographic space CJK titles use."""
+    return _SPACES.sub(" ", text).strip()
 
 
 def is_ad_marker(text: str) -> bool:
@@ -99,7 +106,13 @@ def is_caption(text: str) -> bool:
     stripped = text.strip()
     if not stripped or len(stripped) > 320:
         return False
-    return bool(_CAPTION_CREDIT.search(stripped) or _CHINESE_CREDIT.search(stripped))
+    if _CHINESE_CREDIT.search(stripped):
+        return True
+    match = _CAPTION_CREDIT.search(stripped)
+    if match is None:
+        return False
+    credit = match.group("credit").strip()
+    return bool(credit) and credit[0].isupper() and len(credit.split()) <= _MAX_CREDIT_WORDS
 
 
 def is_boilerplate_line(text: str) -> bool:

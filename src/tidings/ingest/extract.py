@@ -77,14 +77,17 @@ def extract_article(html: str, url: str | None = None) -> ExtractedArticle:
     tree = parse_html(html)
     meta = _page_metadata(tree, url)
     parts = take_page_parts(tree)
-    document = trafilatura.bare_extraction(
-        tree,
-        url=url,
-        with_metadata=True,
-        include_comments=False,
-        include_tables=True,
-        deduplicate=False,
-    )
+    try:
+        document = trafilatura.bare_extraction(
+            tree,
+            url=url,
+            with_metadata=True,
+            include_comments=False,
+            include_tables=True,
+            deduplicate=False,
+        )
+    except (ValueError, TypeError, AttributeError, IndexError, etree.LxmlError) as error:
+        raise ExtractionError(f"the extractor failed on this page: {error}") from error
     if isinstance(document, dict) or document is None:
         trafilatura_meta: dict[str, Any] = dict(document or {})
         blocks: list[str] = []
@@ -147,13 +150,20 @@ def _page_metadata(tree: HtmlElement, url: str | None) -> dict[str, Any]:
     ld = _json_ld_article(tree)
     canonical = tree.xpath("//link[@rel='canonical']/@href")
     authors = _split_authors(metas.get("author")) or _ld_names(ld.get("author"))
-    publisher = metas.get("og:site_name") or _ld_names(ld.get("publisher"))[:1]
+    publishers = _ld_names(ld.get("publisher"))
+    publisher = metas.get("og:site_name") or (publishers[0] if publishers else None)
     html_lang = tree.get("lang") or tree.get("xml:lang") or metas.get("content-language")
-    image = metas.get("og:image") or _ld_image(ld.get("image")) or metas.get("twitter:image")
+    figure_images = tree.xpath("//figure//img/@src")
+    image = (
+        metas.get("og:image")
+        or _ld_image(ld.get("image"))
+        or metas.get("twitter:image")
+        or (str(figure_images[0]) if figure_images else None)
+    )
     return {
         "title": _text(ld.get("headline")) or _text(metas.get("og:title")),
         "authors": authors,
-        "publisher": publisher[0] if isinstance(publisher, list) else publisher,
+        "publisher": publisher,
         "published_at": _date(metas.get("article:published_time"))
         or _date(ld.get("datePublished"))
         or _date(metas.get("datepublished"))

@@ -15,6 +15,7 @@ import feedparser
 from dateutil import parser as dateparser
 
 from tidings.errors import FeedParseError
+from tidings.ingest.clean import normalize_space
 
 _FORMATS = {
     "rss20": "rss",
@@ -125,14 +126,17 @@ def _feedparser_entry(raw: Any, feed_url: str) -> FeedEntry | None:
             if str(enclosure.get("type", "")).startswith("image/") and enclosure.get("href"):
                 image = urljoin(feed_url, enclosure["href"])
                 break
+    # dict.get: FeedParserDict's own lookup maps the two dates onto each other (with a warning)
+    published = _struct_time(dict.get(raw, "published_parsed"))
+    updated = _struct_time(dict.get(raw, "updated_parsed"))
     return FeedEntry(
         link=link,
         guid=str(raw.get("id") or link),
         title=_clean(raw.get("title")) or "",
         summary=raw.get("summary"),
         content_html=content_html or None,
-        published_at=_struct_time(raw.get("published_parsed")),
-        updated_at=_struct_time(raw.get("updated_parsed")),
+        published_at=published or updated,
+        updated_at=updated if updated != published else None,
         authors=[str(a) for a in authors],
         image=image,
     )
@@ -216,5 +220,4 @@ def _iso_date(value: object) -> datetime | None:
 def _clean(value: object) -> str | None:
     if not isinstance(value, str):
         return None
-    text = " ".join(value.split())
-    return text or None
+    return normalize_space(value) or None

@@ -258,6 +258,9 @@ def _fetch_page(
         return page, extract_article(page.text, page.url), None
     except TidingsError as error:
         return page, None, f"{entry.link}: {error}"
+    except Exception as error:  # a hostile page must not stop the refresh; the feed text stands in
+        log.exception("extraction crashed on %s", entry.link)
+        return page, None, f"{entry.link}: extraction failed ({type(error).__name__})"
 
 
 def _article_data(

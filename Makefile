@@ -1,0 +1,64 @@
+# Tidings — every command a developer or CI needs. `make run` and `make test` are the README's two.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: run serve test test-fast lint typecheck format system-deps bench clean help
+
+help:
+	@echo "make run        install into .venv and start the demo at http://$(HOST):$(PORT)"
+	@echo "make test       install dev tools and run ruff, mypy --strict and the whole test suite"
+	@echo "make test-fast  the unit and integration tests without the browser, stop at first failure"
+	@echo "make bench      benchmarks (figures go to docs/benchmarks.md by hand)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	# The machine's pip (23.2) mis-resolves some extras: upgrade it inside the venv first.
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@ $(VENV)/.installed
+
+run: $(VENV)/.installed
+	$(BIN)/tidings demo --host $(HOST) --port $(PORT)
+
+serve: $(VENV)/.installed
+	$(BIN)/tidings serve --host $(HOST) --port $(PORT)
+
+# System packages the tests need: Debian's Chromium for the browser tests.
+system-deps:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		if [ "$$(id -u)" != 0 ]; then echo "Chromium is missing: run 'sudo apt-get install -y chromium'" >&2; exit 1; fi; \
+		echo "Installing Chromium (apt-get) for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(VENV)/.installed-dev
+	$(BIN)/mypy --strict src
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+test: $(VENV)/.installed-dev system-deps lint typecheck
+	$(BIN)/pytest -W error
+
+test-fast: $(VENV)/.installed-dev
+	$(BIN)/pytest -W error -x -q --ignore=tests/test_browser.py
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python bench/demo_refresh.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache src/*.egg-info

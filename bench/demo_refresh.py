@@ -1,0 +1,87 @@
+"""Benchmark: a full refresh of the demo corpus into a fresh SQLite file (pages/s, latency, memory).
+
+Run with `make bench`. Prints one row per run and a summary; nothing here is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from tidings.config import Settings
+from tidings.db.session import Database
+from tidings.demo.runner import start_demo
+from tidings.ingest.extract import extract_article
+from tidings.ingest.pipeline import refresh_all
+
+
+def one_refresh(directory: Path, run: int) -> tuple[int, float]:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=f"sqlite:///{directory / f'bench-{run}.db'}",
+        allow_private_hosts=["127.0.0.1"],
+    )
+    database = Database(settings.database_url)
+    setup = start_demo(database, settings, publisher_port=0)
+    try:
+        clock = time.perf_counter()
+        reports = refresh_all(database, settings)
+        elapsed = time.perf_counter() - clock
+    finally:
+        setup.server.stop()
+        database.dispose()
+    return sum(report.pages_fetched for report in reports), elapsed
+
+
+def extraction_latency(directory: Path) -> list[float]:
+    """Per-page extraction time over the demo pages (no network, no database)."""
+    from tidings.demo.corpus import load_corpus
+    from tidings.demo.site import render_article_page
+
+    corpus = load_corpus()
+    pages = [
+        render_article_page(corpus, publisher, article, corpus_anchor(), "http://bench.example")
+        for publisher in corpus.publishers
+        for article in corpus.articles_of(publisher.slug)
+    ]
+    timings = []
+    for html in pages:
+        clock = time.perf_counter()
+        extract_article(html, "http://bench.example/page.html")
+        timings.append(time.perf_counter() - clock)
+    return timings
+
+
+def corpus_anchor():  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    return datetime(2026, 11, 20, 12, tzinfo=UTC)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        directory = Path(folder)
+        print(f"{'run':>4} {'pages':>6} {'seconds':>8} {'pages/s':>8}")
+        rates = []
+        for run in range(1, args.runs + 1):
+            pages, elapsed = one_refresh(directory, run)
+            rates.append(pages / elapsed)
+            print(f"{run:>4} {pages:>6} {elapsed:>8.2f} {pages / elapsed:>8.1f}")
+        timings = sorted(extraction_latency(directory))
+    p50 = statistics.median(timings) * 1000
+    p99 = timings[min(len(timings) - 1, int(len(timings) * 0.99))] * 1000
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\nfull demo refresh: median {statistics.median(rates):.1f} pages/s over {args.runs} runs")
+    print(f"extraction per page: p50 {p50:.1f} ms, p99 {p99:.1f} ms ({len(timings)} pages)")
+    print(f"peak memory (RSS): {peak_mb:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""Shared fixtures: real SQLite files, the real demo publisher server, settings for tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from tidings.config import Settings
+from tidings.db.migrate import upgrade
+from tidings.db.session import Database
+from tidings.demo.runner import start_demo
+from tidings.demo.server import PublisherServer
+from tidings.ingest.pipeline import refresh_all
+
+DATA = Path(__file__).parent / "data"
+# A fixed anchor keeps publish times (and so listing order) the same in every run.
+ANCHOR = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the developer's .env or TIDINGS_* variables."""
+    for key in list(os.environ):
+        if key.startswith("TIDINGS_"):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "allow_private_hosts": ["127.0.0.1"],
+        "scheduler_enabled": False,
+        "fetch_total_timeout_s": 20.0,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "tidings-test.db"
+
+
+@pytest.fixture
+def settings(db_path: Path) -> Settings:
+    return make_settings(f"sqlite:///{db_path}")
+
+
+@pytest.fixture
+def database(settings: Settings) -> Iterator[Database]:
+    database = Database(settings.database_url)
+    upgrade(database)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def publishers() -> Iterator[PublisherServer]:
+    """The demo publisher server on a free port; tests may override paths on `.site`."""
+    server = PublisherServer(ANCHOR, port=0).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database with the whole demo corpus ingested once per test session (copied per use)."""
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    settings = make_settings(f"sqlite:///{path}")
+    database = Database(settings.database_url)
+    setup = start_demo(database, settings, publisher_port=0)
+    try:
+        refresh_all(database, settings)
+    finally:
+        setup.server.stop()
+        database.dispose()
+    return path
+
+
+@pytest.fixture
+def demo_database(demo_template: Path, tmp_path: Path) -> Iterator[Database]:
+    """A private copy of the ingested demo database."""
+    path = tmp_path / "demo-copy.db"
+    shutil.copy(demo_template, path)
+    database = Database(f"sqlite:///{path}")
+    yield database
+    database.dispose()
+
+
+class LiveServer:
+    """The real app under uvicorn on a free 127.0.0.1 port, in a background thread."""
+
+    def __init__(self, app: Any) -> None:
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.bind(("127.0.0.1", 0))
+        self.port = int(self._socket.getsockname()[1])
+        config = uvicorn.Config(app, log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self._socket]}, daemon=True
+        )
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> LiveServer:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the test web server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.should_exit = True
+        self._thread.join(timeout=10)
+        self._socket.close()
+
+
+@pytest.fixture
+def site(demo_database: Database) -> Iterator[LiveServer]:
+    """The web app over a copy of the ingested demo database, served for real."""
+    from tidings.web.app import create_app
+
+    settings = make_settings(demo_database.url)
+    with LiveServer(create_app(settings, demo_database, run_scheduler=False)) as server:
+        yield server
+
+
+@pytest.fixture
+def client(site: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=site.base_url, timeout=10) as http:
+        yield http
