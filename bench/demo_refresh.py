@@ -10,18 +10,21 @@ import resource
 import statistics
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tidings.config import Settings
 from tidings.db.session import Database
+from tidings.demo.corpus import load_corpus
 from tidings.demo.runner import start_demo
+from tidings.demo.site import render_article_page
 from tidings.ingest.extract import extract_article
 from tidings.ingest.pipeline import refresh_all
 
 
 def one_refresh(directory: Path, run: int) -> tuple[int, float]:
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         database_url=f"sqlite:///{directory / f'bench-{run}.db'}",
         allow_private_hosts=["127.0.0.1"],
     )
@@ -37,14 +40,12 @@ def one_refresh(directory: Path, run: int) -> tuple[int, float]:
     return sum(report.pages_fetched for report in reports), elapsed
 
 
-def extraction_latency(directory: Path) -> list[float]:
+def extraction_latency() -> list[float]:
     """Per-page extraction time over the demo pages (no network, no database)."""
-    from tidings.demo.corpus import load_corpus
-    from tidings.demo.site import render_article_page
-
     corpus = load_corpus()
+    anchor = datetime(2026, 11, 20, 12, tzinfo=UTC)
     pages = [
-        render_article_page(corpus, publisher, article, corpus_anchor(), "http://bench.example")
+        render_article_page(corpus, publisher, article, anchor, "http://bench.example")
         for publisher in corpus.publishers
         for article in corpus.articles_of(publisher.slug)
     ]
@@ -54,12 +55,6 @@ def extraction_latency(directory: Path) -> list[float]:
         extract_article(html, "http://bench.example/page.html")
         timings.append(time.perf_counter() - clock)
     return timings
-
-
-def corpus_anchor():  # type: ignore[no-untyped-def]
-    from datetime import UTC, datetime
-
-    return datetime(2026, 11, 20, 12, tzinfo=UTC)
 
 
 def main() -> None:
@@ -74,11 +69,13 @@ def main() -> None:
             pages, elapsed = one_refresh(directory, run)
             rates.append(pages / elapsed)
             print(f"{run:>4} {pages:>6} {elapsed:>8.2f} {pages / elapsed:>8.1f}")
-        timings = sorted(extraction_latency(directory))
+        timings = sorted(extraction_latency())
     p50 = statistics.median(timings) * 1000
     p99 = timings[min(len(timings) - 1, int(len(timings) * 0.99))] * 1000
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"\nfull demo refresh: median {statistics.median(rates):.1f} pages/s over {args.runs} runs")
+    print(
+        f"\nfull demo refresh: median {statistics.median(rates):.1f} pages/s over {args.runs} runs"
+    )
     print(f"extraction per page: p50 {p50:.1f} ms, p99 {p99:.1f} ms ({len(timings)} pages)")
     print(f"peak memory (RSS): {peak_mb:.0f} MB")
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 
-CORPUS_DIR = Path(__file__).parent / "corpus"
+CORPUS_DIR = Path(__file__).parent / "content"
 
 
 @dataclass(frozen=True)
