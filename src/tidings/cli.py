@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import gzip
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -59,6 +60,9 @@ def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
             reason = str(original) if original else str(error).splitlines()[0]
             err_console.print(f"[red]error:[/red] database: {reason}", highlight=False)
             raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            err_console.print("interrupted: what was stored so far is kept", highlight=False)
+            raise typer.Exit(130) from None
 
     return wrapper
 
@@ -368,4 +372,5 @@ def version() -> None:
 
 
 def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     app()

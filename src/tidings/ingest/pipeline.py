@@ -361,7 +361,8 @@ def _record_refresh(
             )
         )
     if report.status != "ok":
-        log.warning("refresh of %s failed: %s", report.source_name, report.error)
+        # Callers show the report; the log keeps a line for servers run unattended.
+        log.info("refresh of %s failed: %s", report.source_name, report.error)
 
 
 def refresh_all(

@@ -36,9 +36,10 @@ class Scheduler:
             for source_id in due:
                 if self._stop.is_set():
                     break
-                reports.append(
-                    refresh_source(self.database, self.settings, source_id, fetcher=fetcher)
-                )
+                report = refresh_source(self.database, self.settings, source_id, fetcher=fetcher)
+                if report.status != "ok":
+                    log.warning("refresh of %s failed: %s", report.source_name, report.error)
+                reports.append(report)
         return reports
 
     def _loop(self) -> None:
