@@ -62,7 +62,7 @@ def test_extract_json_follows_the_contract(tmp_path: Path) -> None:
     result = tidings("extract", "--json", str(page))
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)
-    assert set(record) == CONTRACT_FIELDS | {"path"}
+    assert set(record) == CONTRACT_FIELDS | {"path", "standfirst"}  # standfirst: an addition
     assert record["path"] == str(page)
     assert record["captions"] == [
         "The old depot on Quay Road, seen from the river on Monday. Photo: Handout"

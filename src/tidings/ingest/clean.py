@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 from lxml.html import HtmlElement
 
-from tidings.ingest.dom import text_of
+from tidings.ingest.dom import select, text_of
 
 # A whole block that is only an ad/sponsor marker.
 _AD_MARKER = re.compile(
@@ -55,12 +55,17 @@ _BOILERPLATE_LINES = [
         r"(\s*[|·/,]\s*(share on )?\w+)*\s*:?$",
         r"^(read more|read next|more on this|related( stories| articles| coverage)?|see also|"
         r"also read|recommended|most read|trending|you may also like|more from [\w ]+)\b.{0,140}$",
-        r"^.{0,120}\b(sign up|subscribe|register)\b.{0,60}\b(newsletter|briefing|our emails|"
+        r"^.{0,120}\b(sign up|subscribe|register)\b.{0,60}\b(newsletters?|briefing|our emails|"
         r"daily email|alerts)\b.{0,120}$",
         r"^.{0,80}\bnewsletter\b.{0,80}\b(sign up|subscribe|inbox)\b.{0,80}$",
         r"^(follow us|follow (the )?[\w ]{1,40} on (facebook|twitter|x|instagram|whatsapp))\b.{0,100}$",
         r"^(click here|tap here|download (our|the) app|get the app)\b.{0,120}$",
         r"^(this (site|website) uses cookies|we use cookies)\b.{0,300}$",
+        r"^(print|print (this )?(article|page|story)|order reprints|reprints?( & permissions)?|"
+        r"permalink|email (this )?(article|story)|tell us what you think|join the conversation|"
+        r"leave a comment|comments?( \(\d+\))?)\W{0,5}$",
+        r"^this (copy|article) is for your personal,? non-commercial use only\b.*$",
+        r"^\[\w+[^\]]*\](.*\[/\w+\])?$",  # an unrendered CMS shortcode: [button link=…]…[/button]
         r"^(延伸閱讀|延伸阅读|相關新聞|相关新闻|更多新聞|更多新闻|分享|訂閱|订阅|追蹤我們|关注我们).{0,80}$",
     )
 ]
@@ -70,11 +75,14 @@ _BYLINE_LINE = re.compile(
 _CHINESE_BYLINE_LINE = re.compile(r"^(記者|记者|撰文|文)\s*[:：]?\s*\S{2,12}$")
 _PAGE_CHROME_CLASSES = re.compile(
     r"\b(share|sharing|social|newsletter|subscribe|signup|related|recommend|cookie|consent|"
-    r"promo|advert|ad-slot|ad-unit|sponsor|outbrain|taboola|paywall|breadcrumb)\b",
+    r"promo|advert|ad-slot|ad-unit|sponsor|outbrain|taboola|breadcrumb|"
+    r"rollover|tooltip|popover|hovercard|popup)\b",
     re.IGNORECASE,
 )
 
 _MAX_WIDGET_TEXT = 1200
+_LINK_LIST_MAX_CHARS = 200
+_LINK_LIST_MIN_RUN = 3
 
 
 @dataclass
@@ -83,6 +91,7 @@ class PageParts:
 
     captions: list[str] = field(default_factory=list)
     byline: str | None = None
+    standfirst: str | None = None
 
 
 _SPACES = re.compile(r"[ \t\r\n\f\v\u00a0\u200b]+")
@@ -122,42 +131,75 @@ def is_boilerplate_line(text: str) -> bool:
     return any(pattern.match(stripped) for pattern in _BOILERPLATE_LINES)
 
 
+# One XPath (in C) picks every element that attributes could mark as page furniture; the
+# rest of the page is never touched from Python.
+_MARKED = etree.XPath(
+    "//figcaption | //header//h2 | //header//h3"
+    " | //body//*[@class or @id or @rel or @style or @hidden]"
+)
+_SHORT_LEAF_BLOCKS = etree.XPath(
+    "//body//*[self::div or self::p or self::span or self::aside or self::section]"
+    "[not(*)][string-length(normalize-space()) < 60]"
+)
+_CAPTION_CLASS = re.compile(r"(?:^|\s)(?:caption|wp-caption-text)(?:\s|$)")
+_BYLINE_CLASS = re.compile(r"byline|author-name")
+# The standfirst (dek, subtitle) under the headline: a summary, not part of the story.
+_STANDFIRST_CLASS = re.compile(r"dek|standfirst|sub-?head|subline|strapline|subtitle")
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+
+
 def take_page_parts(tree: HtmlElement) -> PageParts:
-    """Remove captions, ad markers, bylines and chrome widgets from `tree`; return captions/byline."""
+    """Remove captions, bylines, the standfirst, hidden copies, widgets and ad markers."""
     parts = PageParts()
-    for caption in tree.xpath(
-        "//figcaption | //*[contains(concat(' ', normalize-space(@class), ' '), ' caption ')]"
-        " | //*[contains(@class, 'wp-caption-text')]"
-    ):
-        text = normalize_space(caption.text_content())
+    root = tree.getroottree().getroot()
+    page_text = len(root.text_content())
+    for element in select(_MARKED, tree):
+        if element.getroottree().getroot() is not root:
+            continue  # inside something already removed
+        if _take_part(element, parts, page_text):
+            _drop(element)
+    for element in select(_SHORT_LEAF_BLOCKS, tree):
+        if is_ad_marker(element.text_content()):
+            _drop(element)
+    return parts
+
+
+def _take_part(element: HtmlElement, parts: PageParts, page_text: int) -> bool:
+    """Whether `element` is furniture; captions, byline and standfirst are kept in `parts`."""
+    tag = element.tag
+    classes = element.get("class", "")
+    if tag == "figcaption" or _CAPTION_CLASS.search(classes):
+        text = normalize_space(element.text_content())
         if text and text not in parts.captions:
             parts.captions.append(text)
-        _drop(caption)
-    for element in tree.xpath(
-        "//*[contains(@class, 'byline') or @rel='author' or contains(@class, 'author-name')]"
-    ):
+        return True
+    if element.get("rel") == "author" or _BYLINE_CLASS.search(classes):
         text = normalize_space(element.text_content())
         if parts.byline is None and 2 < len(text) < 120:
             parts.byline = text
-        _drop(element)
-    for element in tree.xpath("//body//*"):
-        if element.getparent() is None:
-            continue
-        classes = " ".join(filter(None, [element.get("class"), element.get("id")]))
-        if (
-            classes
-            and _PAGE_CHROME_CLASSES.search(classes)
-            # a widget is small; a container with the whole story in it only has an odd class
-            and len(element.text_content()) < _MAX_WIDGET_TEXT
-        ):
-            _drop(element)
-            continue
-        is_leaf_block = (
-            element.tag in ("div", "p", "span", "aside", "section") and len(element) == 0
-        )
-        if is_leaf_block and is_ad_marker(element.text_content()):
-            _drop(element)
-    return parts
+        return True
+    if tag in ("h2", "h3", "p", "div") and (
+        _STANDFIRST_CLASS.search(classes) or (tag in ("h2", "h3") and _in_header(element))
+    ):
+        text = normalize_space(element.text_content())
+        # A sentence-like line, not a section label or a second headline of a listing.
+        if parts.standfirst is None and 30 <= len(text) <= 400 and len(element) <= 3:
+            parts.standfirst = text
+            return True
+        return False
+    if element.get("hidden") is not None or _HIDDEN_STYLE.search(element.get("style", "")):
+        # Hidden copies (microdata, teasers) go; a hidden block holding most of the page is
+        # the article itself, revealed by a script, and stays.
+        return len(element.text_content()) < page_text / 3
+    return bool(
+        _PAGE_CHROME_CLASSES.search(f"{classes} {element.get('id', '')}")
+        # a widget is small; a container with the whole story in it only has an odd class
+        and len(element.text_content()) < _MAX_WIDGET_TEXT
+    )
+
+
+def _in_header(element: HtmlElement) -> bool:
+    return any(ancestor.tag == "header" for ancestor in element.iterancestors())
 
 
 def clean_paragraphs(
@@ -171,8 +213,8 @@ def clean_paragraphs(
         text = strip_inline_ads(raw)
         if not text or is_ad_marker(text) or is_boilerplate_line(text):
             continue
-        if headline and not body and text.casefold() == headline:
-            continue  # the headline repeated as the first line of the body
+        if headline and text.casefold() == headline:
+            continue  # the headline repeated in the body (above it, or in a print footer)
         if not body and (_BYLINE_LINE.match(text) or _CHINESE_BYLINE_LINE.match(text)):
             continue
         if is_caption(text):
@@ -184,36 +226,86 @@ def clean_paragraphs(
     return body, captions
 
 
-def block_texts(body: etree._Element) -> list[str]:
-    """Plain-text blocks of trafilatura's output tree: paragraphs, headings, list items, quotes."""
-    blocks: list[str] = []
-    for element in body:
-        if element.tag == "list":
-            items = [normalize_space(text_of(item)) for item in element.iter("item")]
-            blocks.extend(item for item in items if item)
-            continue
-        if element.tag == "table":
-            rows = [
-                " | ".join(normalize_space(text_of(cell)) for cell in row)
-                for row in element.iter("row")
-            ]
-            blocks.extend(row for row in rows if row.strip(" |"))
-            continue
-        # trafilatura marks line breaks inside a paragraph with <lb/>; captions often sit behind one.
-        for piece in _split_on_line_breaks(element):
-            if piece:
-                blocks.append(piece)
+# Tags of trafilatura's output that hold blocks of their own rather than running text.
+_BLOCK_TAGS = frozenset(
+    {"p", "head", "list", "item", "quote", "table", "row", "code", "div", "section", "blockquote"}
+)
+
+
+@dataclass
+class Block:
+    """One paragraph-like block of extracted text and how much of it is link text."""
+
+    text: str
+    link_chars: int = 0
+
+    @property
+    def link_dense(self) -> bool:
+        return len(self.text) < _LINK_LIST_MAX_CHARS and self.link_chars > len(self.text) / 2
+
+
+def block_texts(body: etree._Element) -> list[Block]:
+    """Plain-text blocks of trafilatura's output tree: paragraphs, headings, list items, quotes.
+
+    Nested blocks (a <div> of <p>s, an item holding a list) become blocks of their own, and
+    trafilatura's <lb/> line breaks split blocks: captions often sit behind one.
+    """
+    blocks: list[Block] = []
+    _collect_blocks(body, blocks)  # text may also sit directly in <body>, between blocks
     return blocks
 
 
-def _split_on_line_breaks(element: etree._Element) -> list[str]:
-    pieces: list[str] = [element.text or ""]
+def _collect_blocks(element: etree._Element, blocks: list[Block]) -> None:
+    if not isinstance(element.tag, str):
+        return
+    if element.tag == "row":
+        cells = " | ".join(normalize_space(text_of(cell)) for cell in element).strip(" |")
+        _add(blocks, Block(cells))
+        return
+    # Running text between nested blocks (and between <lb/> breaks) forms blocks of its own.
+    piece = Block(element.text or "")
     for child in element:
-        if child.tag == "lb":
-            pieces.append(child.tail or "")
+        if isinstance(child.tag, str) and child.tag in _BLOCK_TAGS:
+            _add(blocks, piece)
+            _collect_blocks(child, blocks)
+            piece = Block(child.tail or "")
+        elif child.tag == "lb":
+            _add(blocks, piece)
+            piece = Block(child.tail or "")
         else:
-            pieces[-1] += text_of(child) + (child.tail or "")
-    return [normalize_space(piece) for piece in pieces]
+            text = text_of(child)
+            if child.tag == "ref" or any(True for _ in child.iter("ref")):
+                piece.link_chars += len(text.strip())
+            piece.text += text + (child.tail or "")
+    _add(blocks, piece)
+
+
+def _add(blocks: list[Block], block: Block) -> None:
+    block.text = normalize_space(block.text)
+    if block.text:
+        blocks.append(block)
+
+
+def drop_link_lists(blocks: list[Block]) -> list[str]:
+    """Texts of the blocks, without runs of short link-only blocks (teaser and nav lists)."""
+    kept: list[str] = []
+    index = 0
+    while index < len(blocks):
+        end, links = _link_list_end(blocks, index)
+        if links >= _LINK_LIST_MIN_RUN:
+            index = end  # headlines linking elsewhere: "More stories", "Trending", teasers
+            continue
+        kept.append(blocks[index].text)
+        index += 1
+    return kept
+
+
+def _link_list_end(blocks: list[Block], start: int) -> tuple[int, int]:
+    """End of the run of link-only blocks starting at `start`, and its length."""
+    index = start
+    while index < len(blocks) and blocks[index].link_dense:
+        index += 1
+    return index, index - start
 
 
 def _drop(element: HtmlElement) -> None:
