@@ -3,10 +3,10 @@
 Runs Tidings and its peers over ../shared/data/article-extraction-benchmark (181 real news
 pages) in one run and prints precision, recall, F1, accuracy, pages/s and peak memory.
 
-The metric is the benchmark's own (its evaluate.py), re-implemented here: `\\w+` tokens with
-case kept; multisets of 4-token shingles; per page tp/fp/fn scaled to sum to 1; precision
-averaged over pages that produced output, recall over all pages; F1 the harmonic mean of the
-two averages. Accuracy is the share of pages whose token sequence matches exactly.
+The metric is the benchmark's own (its evaluate.py), implemented in tidings.ingest.quality:
+`\\w+` tokens with case kept; multisets of 4-token shingles; per page tp/fp/fn scaled to sum
+to 1; precision averaged over pages that produced output, recall over all pages; F1 the
+harmonic mean of the two averages. Accuracy: share of pages whose tokens match exactly.
 
 Each extractor runs in its own process so its speed and peak memory are its own.
 Usage: python bench/extraction.py [--only NAME ...] [--markdown]
@@ -18,78 +18,20 @@ import argparse
 import gzip
 import json
 import multiprocessing
-import re
 import resource
-import statistics
 import sys
 import time
 import warnings
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tidings.ingest.quality import score
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "article-extraction-benchmark"
-_TOKEN = re.compile(r"\w+", re.UNICODE | re.MULTILINE | re.IGNORECASE | re.DOTALL)
 
 Extractor = Callable[[str, str], str]
-
-
-def tokens(text: str) -> list[str]:
-    return _TOKEN.findall(text or "")
-
-
-def shingles(text: str, size: int = 4) -> Counter[tuple[str, ...]]:
-    words = tokens(text)
-    grams = [tuple(words[i : i + size]) for i in range(max(1, len(words) - size + 1))]
-    return Counter(gram for gram in grams if gram)
-
-
-def tp_fp_fn(true: str, predicted: str) -> tuple[float, float, float]:
-    """Shingle matching for one page, scaled so the three sum to 1 (as evaluate.py does)."""
-    expected, got = shingles(true), shingles(predicted)
-    tp = fp = fn = 0.0
-    for key in expected.keys() | got.keys():
-        want, have = expected.get(key, 0), got.get(key, 0)
-        tp += min(want, have)
-        fp += max(0, have - want)
-        fn += max(0, want - have)
-    total = tp + fp + fn
-    return (tp / total, fp / total, fn / total) if total else (0.0, 0.0, 0.0)
-
-
-def _precision(tp: float, fp: float, fn: float) -> float:
-    if fp == fn == 0:
-        return 1.0
-    if tp == fp == 0:
-        return 0.0
-    return tp / (tp + fp)
-
-
-def _recall(tp: float, fp: float, fn: float) -> float:
-    if fp == fn == 0:
-        return 1.0
-    if tp == fn == 0:
-        return 0.0
-    return tp / (tp + fn)
-
-
-@dataclass
-class Scores:
-    precision: float
-    recall: float
-    f1: float
-    accuracy: float
-
-
-def score(truths: dict[str, str], predictions: dict[str, str]) -> Scores:
-    triples = [tp_fp_fn(truths[key], predictions.get(key, "")) for key in truths]
-    precision = statistics.mean(_precision(*t) for t in triples if t[0] + t[1] > 0)
-    recall = statistics.mean(_recall(*t) for t in triples if t[0] + t[2] > 0)
-    f1 = 2 * precision * recall / (precision + recall)
-    exact = sum(tokens(truths[key]) == tokens(predictions.get(key, "")) for key in truths)
-    return Scores(precision, recall, f1, exact / len(truths))
 
 
 # --- extractors -------------------------------------------------------------------------
@@ -217,7 +159,7 @@ def main() -> None:
     print(header)
     for name in names:
         run = run_extractor(name, args.data)
-        scores = score(truths, run.predictions)
+        scores = score((truths[key], run.predictions.get(key, "")) for key in truths)
         rate = len(pages) / run.seconds
         rows.append((name, scores, rate, run.peak_mb, run.errors))
         note = f"  ({run.errors} pages raised)" if run.errors else ""

@@ -162,3 +162,27 @@ def test_db_upgrade(tmp_path: Path) -> None:
 def test_unwritable_database_is_a_clear_error(tmp_path: Path) -> None:
     result = tidings("sources", db=tmp_path / "no" / "such" / "dir" / "x.db")
     assert_one_line_error(result, "database")
+
+
+def test_extract_a_folder_with_all_cores(tmp_path: Path) -> None:
+    pages = tmp_path / "pages"
+    (pages / "nested").mkdir(parents=True)
+    for name in ("inline-clutter.html", "json-ld.html", "chinese.html"):
+        (pages / name).write_bytes((DATA / "pages" / name).read_bytes())
+    (pages / "nested" / "japanese.html.gz").write_bytes(
+        gzip.compress((DATA / "pages" / "japanese.html").read_bytes())
+    )
+    (pages / "notes.txt").write_text("not a page")
+    result = tidings("extract", "--jsonl", "--jobs", "2", str(pages))
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [Path(r["path"]).name for r in records] == [
+        "chinese.html",
+        "inline-clutter.html",
+        "json-ld.html",
+        "japanese.html.gz",
+    ]
+    assert all(r["body"] for r in records)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert_one_line_error(tidings("extract", str(empty)), "no .html or .html.gz files")

@@ -13,7 +13,8 @@ from tidings.demo.corpus import load_corpus
 from tidings.demo.server import PublisherServer, Response
 from tidings.demo.site import feed_path, render_feed
 from tidings.errors import BlockedURLError, DiscoveryError, FeedParseError
-from tidings.ingest.pipeline import add_source, refresh_all, refresh_source, register_source
+from tidings.ingest.pipeline import refresh_all, refresh_source
+from tidings.ingest.sources import add_source, register_source
 
 CORPUS = load_corpus()
 

@@ -16,8 +16,8 @@ from tidings.db.session import Database
 from tidings.demo.corpus import load_corpus
 from tidings.demo.server import PublisherServer
 from tidings.demo.site import feed_path
-from tidings.ingest.pipeline import add_source
 from tidings.ingest.scheduler import Scheduler
+from tidings.ingest.sources import add_source
 from tidings.ingest.urls import canonicalize_url
 from tidings.web.timefmt import relative_time
 

@@ -62,6 +62,12 @@ class Source(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     next_fetch_at: Mapped[datetime | None] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Per-site extraction rules (like Miniflux's scraper rules): CSS selectors.
+    extract_body_selector: Mapped[str | None] = mapped_column(String(500))
+    extract_remove_selectors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Short paragraphs seen on this site's pages, by hash, with how many articles had them:
+    # what repeats across articles is the site's template, not news (ingest/template.py).
+    template_paragraphs: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
 
     articles: Mapped[list[Article]] = relationship(back_populates="source")
 

@@ -101,6 +101,16 @@ def article_for_entry(
     return article
 
 
+def recent_articles(session: Session, source_id: int, limit: int) -> list[Article]:
+    query = (
+        select(Article)
+        .where(Article.source_id == source_id)
+        .order_by(Article.published_at.desc(), Article.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
 def get_article(session: Session, article_id: int) -> Article:
     article = session.scalar(
         select(Article).options(joinedload(Article.source)).where(Article.id == article_id)

@@ -19,6 +19,7 @@ class Publisher:
     feed: str
     tagline: str
     caption_style: str
+    support_line: str = ""
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from tidings.demo.corpus import load_corpus
 from tidings.demo.server import PublisherServer
 from tidings.demo.site import feed_path
 from tidings.errors import TidingsError
-from tidings.ingest.pipeline import add_source, register_source
+from tidings.ingest.sources import add_source, register_source
 
 ANCHOR_KEY = "demo.anchor"
 

@@ -177,6 +177,7 @@ def render_article_page(
   <div class="share-bar"><a href="#">Facebook</a> <a href="#">X</a> <a href="#">WhatsApp</a> <a href="#">Email</a></div>
   <div class="story-body">
   {"".join(paragraphs)}
+  {f"<p>{escape(publisher.support_line)}</p>" if publisher.support_line else ""}
   </div>
   {_newsletter(chrome, variant)}
 </article>

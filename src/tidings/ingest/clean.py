@@ -21,7 +21,7 @@ _AD_MARKER = re.compile(
     r"sponsored content|paid content|paid post|promoted content|partner content|"
     r"story continues below(?: this)? advertisement|article continues below(?: this)? advertisement|"
     r"continue reading below|scroll to continue(?: with content)?|"
-    r"廣告|广告|贊助內容|赞助内容)[\s\-–—·|()\[\]:.]*$",
+    r"廣告|广告|贊助內容|赞助内容|広告|スポンサーリンク|광고)[\s\-–—·|()\[\]:.]*$",
     re.IGNORECASE,
 )
 # A marker stuck between two sentences of a paragraph: "… on Monday. ADVERTISEMENT The …".
@@ -44,7 +44,7 @@ _CAPTION_CREDIT = re.compile(
 # A credit names an agency or a person: a few words, starting with a capital or a digit.
 _MAX_CREDIT_WORDS = 6
 _CHINESE_CREDIT = re.compile(
-    r"[（(]?\s*(?:圖|圖片|图|图片|相片|照片|攝|摄|攝影|摄影|影像)(?:來源|来源|提供)?\s*[:：/／]\s*"
+    r"[（(]?\s*(?:圖|圖片|图|图片|相片|照片|攝|摄|攝影|摄影|影像|写真|사진)(?:來源|来源|提供)?\s*[:：/／]\s*"
     r"[^。！？]{1,40}[)）]?\s*$"
 )
 _BOILERPLATE_LINES = [
@@ -148,6 +148,9 @@ _STANDFIRST_CLASS = re.compile(r"dek|standfirst|sub-?head|subline|strapline|subt
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 
 
+_AD_CLASS = re.compile(r"(?:^|\s)(?:ad|ads)(?:\s|$)")
+
+
 def take_page_parts(tree: HtmlElement) -> PageParts:
     """Remove captions, bylines, the standfirst, hidden copies, widgets and ad markers."""
     parts = PageParts()
@@ -192,7 +195,10 @@ def _take_part(element: HtmlElement, parts: PageParts, page_text: int) -> bool:
         # the article itself, revealed by a script, and stays.
         return len(element.text_content()) < page_text / 3
     return bool(
-        _PAGE_CHROME_CLASSES.search(f"{classes} {element.get('id', '')}")
+        (
+            _PAGE_CHROME_CLASSES.search(f"{classes} {element.get('id', '')}")
+            or _AD_CLASS.search(classes)
+        )
         # a widget is small; a container with the whole story in it only has an odd class
         and len(element.text_content()) < _MAX_WIDGET_TEXT
     )
@@ -208,12 +214,13 @@ def clean_paragraphs(
     """Body paragraphs without markers, chrome lines and the headline; captions found on the way."""
     body: list[str] = []
     captions: list[str] = []
-    headline = normalize_space(title or "").casefold()
+    # Compared loosely: extractors turn the ideographic spaces of CJK headlines into spaces.
+    headline = " ".join((title or "").split()).casefold()
     for raw in paragraphs:
         text = strip_inline_ads(raw)
         if not text or is_ad_marker(text) or is_boilerplate_line(text):
             continue
-        if headline and text.casefold() == headline:
+        if headline and " ".join(text.split()).casefold() == headline:
             continue  # the headline repeated in the body (above it, or in a print footer)
         if not body and (_BYLINE_LINE.match(text) or _CHINESE_BYLINE_LINE.match(text)):
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,11 @@ from tidings.errors import ExtractionError
 from tidings.ingest.chunks import chunk_groups, restore_chunks
 from tidings.ingest.clean import block_texts, clean_paragraphs, drop_link_lists, take_page_parts
 from tidings.ingest.metadata import normalize_language, page_metadata
+from tidings.ingest.rules import ExtractionRules, body_elements, remove_matching
+from tidings.ingest.text import element_blocks
+
+# trafilatura logs a warning for every link without a target; with include_links that is noise.
+logging.getLogger("trafilatura").setLevel(logging.ERROR)
 
 __all__ = ["ExtractedArticle", "extract_article", "normalize_language", "parse_html"]
 
@@ -73,13 +79,24 @@ def parse_html(html: str) -> HtmlElement:
         raise ExtractionError(f"cannot parse the page as HTML: {error}") from error
 
 
-def extract_article(html: str, url: str | None = None) -> ExtractedArticle:
-    """Extract the article on `html` (fetched from `url`, which resolves relative links)."""
+def extract_article(
+    html: str, url: str | None = None, rules: ExtractionRules | None = None
+) -> ExtractedArticle:
+    """Extract the article on `html` (fetched from `url`, which resolves relative links).
+
+    `rules` are the owner's per-site selectors: elements to remove, and where the body is.
+    """
     tree = parse_html(html)
     meta = page_metadata(tree, url)
+    rules = rules or ExtractionRules()
+    remove_matching(tree, rules)
     parts = take_page_parts(tree)
-    groups = chunk_groups(tree)  # before trafilatura, which prunes the tree it is given
-    blocks = restore_chunks(_body_blocks(tree, url), groups)
+    chosen = body_elements(tree, rules)
+    if chosen:
+        blocks = [block for element in chosen for block in element_blocks(element)]
+    else:
+        groups = chunk_groups(tree)  # before trafilatura, which prunes the tree it is given
+        blocks = restore_chunks(_body_blocks(tree, url), groups)
     paragraphs, inline_captions = clean_paragraphs(blocks, title=meta.title)
     byline = parts.byline or (f"By {', '.join(meta.authors)}" if meta.authors else None)
     return ExtractedArticle(

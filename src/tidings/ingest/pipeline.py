@@ -1,4 +1,4 @@
-"""The ingest pipeline: add_source() and refresh_source(), used by every caller.
+"""The ingest pipeline: refresh_source(), used by every caller (CLI, admin, scheduler).
 
 feed -> new or changed entries -> page fetch -> extract -> store. Each article is stored
 in its own transaction, so a crash half-way loses nothing already stored, and it is keyed
@@ -10,40 +10,41 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
-from urllib.parse import urlsplit
 
 from sqlalchemy.exc import IntegrityError
 
 from tidings.config import Settings
 from tidings.db import repository
-from tidings.db.models import FetchLog, Source
+from tidings.db.models import FetchLog
 from tidings.db.session import Database
-from tidings.errors import (
-    DiscoveryError,
-    FeedParseError,
-    TidingsError,
-)
-from tidings.ingest.discover import common_feed_urls, discover_feed_links
-from tidings.ingest.extract import (
-    ExtractedArticle,
-    extract_article,
-    normalize_language,
-)
-from tidings.ingest.feeds import FeedEntry, ParsedFeed, parse_feed
+from tidings.errors import TidingsError
+from tidings.ingest.extract import ExtractedArticle, extract_article
+from tidings.ingest.feeds import FeedEntry, ParsedFeed
 from tidings.ingest.http import ACCEPT_FEED, Fetcher, FetchResult
-from tidings.ingest.store import ArticleData, store_article
+from tidings.ingest.metadata import normalize_language
+from tidings.ingest.rules import ExtractionRules
+from tidings.ingest.sources import fetcher_for, parse_response, rules_of
+from tidings.ingest.store import ArticleData, store_article, stored_content_hash
+from tidings.ingest.template import SiteTemplate
 from tidings.ingest.text import html_to_text
 from tidings.ingest.urls import canonicalize_url, same_site
 
 log = logging.getLogger(__name__)
 # Dates further ahead than this are a publisher's clock or time-zone error: we clamp them.
 _FUTURE_TOLERANCE = timedelta(minutes=15)
+_RECLEAN_RECENT = 100  # articles re-checked when a site's template learns something
+
+
+@dataclass
+class _Site:
+    """What a refresh knows about one source's pages: owner rules and the learned template."""
+
+    rules: ExtractionRules
+    template: SiteTemplate
 
 
 class RefreshProgress(Protocol):
@@ -70,88 +71,6 @@ class RefreshReport:
     duration_s: float = 0.0
 
 
-@dataclass
-class AddSourceResult:
-    source: Source
-    created: bool
-
-
-@contextmanager
-def _fetcher_for(settings: Settings, fetcher: Fetcher | None) -> Iterator[Fetcher]:
-    if fetcher is not None:
-        yield fetcher
-        return
-    with Fetcher(settings) as own:
-        yield own
-
-
-def add_source(
-    database: Database, settings: Settings, url: str, *, fetcher: Fetcher | None = None
-) -> AddSourceResult:
-    """Follow a feed URL, or a site URL whose feed is found by discovery; idempotent."""
-    url = url.strip()
-    with database.session() as session:
-        existing = repository.source_by_feed_url(session, url)
-        if existing is not None:
-            return AddSourceResult(existing, created=False)
-    with _fetcher_for(settings, fetcher) as client:
-        feed_url, feed = _find_feed(client, url)
-    with database.session() as session:
-        existing = repository.source_by_feed_url(session, feed_url)
-        if existing is not None:
-            return AddSourceResult(existing, created=False)
-        source = Source(
-            name=feed.title or urlsplit(feed_url).hostname or feed_url,
-            feed_url=feed_url,
-            site_url=feed.site_url or (url if url != feed_url else None),
-            feed_format=feed.format,
-            language=normalize_language(feed.language),
-            status="new",
-        )
-        session.add(source)
-        session.flush()
-        return AddSourceResult(source, created=True)
-
-
-def register_source(
-    database: Database, feed_url: str, *, name: str | None = None, site_url: str | None = None
-) -> AddSourceResult:
-    """Follow a feed URL without fetching it first (OPML import, the demo's broken feed)."""
-    with database.session() as session:
-        existing = repository.source_by_feed_url(session, feed_url)
-        if existing is not None:
-            return AddSourceResult(existing, created=False)
-        source = Source(
-            name=name or urlsplit(feed_url).hostname or feed_url,
-            feed_url=feed_url,
-            site_url=site_url,
-            status="new",
-        )
-        session.add(source)
-        session.flush()
-        return AddSourceResult(source, created=True)
-
-
-def _find_feed(fetcher: Fetcher, url: str) -> tuple[str, ParsedFeed]:
-    response = fetcher.fetch(url, accept=ACCEPT_FEED)
-    try:
-        return url, _parse(response)
-    except FeedParseError as not_a_feed:
-        if "html" not in response.content_type and b"<html" not in response.content[:2048].lower():
-            raise not_a_feed
-    candidates = discover_feed_links(response.text, response.url) or common_feed_urls(response.url)
-    for candidate in candidates:
-        try:
-            return candidate, _parse(fetcher.fetch(candidate, accept=ACCEPT_FEED))
-        except TidingsError:
-            continue
-    raise DiscoveryError(f"no feed found at {url}: the page links no RSS, Atom or JSON feed")
-
-
-def _parse(response: FetchResult) -> ParsedFeed:
-    return parse_feed(response.content, response.url, response.headers.get("content-type", ""))
-
-
 def refresh_source(
     database: Database,
     settings: Settings,
@@ -172,16 +91,20 @@ def refresh_source(
         source = repository.get_source(session, source_id)
         report = RefreshReport(source_id=source.id, source_name=source.name)
         feed_url, source_language = source.feed_url, source.language
+        rules = rules_of(source)
+        template = SiteTemplate(dict(source.template_paragraphs or {}))
     http_status: int | None = None
     try:
-        with _fetcher_for(settings, fetcher) as client:
+        with fetcher_for(settings, fetcher) as client:
             response = client.fetch(feed_url, accept=ACCEPT_FEED)
             http_status = response.status_code
-            feed = _parse(response)
+            feed = parse_response(response)
             report.warning = feed.warning
             report.entries_seen = len(feed.entries)
             feed_language = normalize_language(feed.language) or source_language
-            _ingest_entries(database, client, report, feed, feed_language, progress, force)
+            site = _Site(rules, template)
+            _ingest_entries(database, client, report, feed, feed_language, site, progress, force)
+            _keep_template(database, report.source_id, template)
     except TidingsError as error:
         report.status = "error"
         report.error = str(error)
@@ -196,6 +119,7 @@ def _ingest_entries(
     report: RefreshReport,
     feed: ParsedFeed,
     feed_language: str | None,
+    site: _Site,
     progress: RefreshProgress | None,
     force: bool,
 ) -> None:
@@ -217,14 +141,17 @@ def _ingest_entries(
         return
     workers = max(1, min(fetcher.settings.fetch_concurrency, len(pending)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="page-fetch") as pool:
-        pages = pool.map(lambda item: _fetch_page(fetcher, item[0]), pending)
+        pages = pool.map(lambda item: _fetch_page(fetcher, item[0], site.rules), pending)
         # Results arrive in feed order; each is stored in its own transaction as it lands.
         for (entry, entry_hash), (page, extracted, page_error) in zip(pending, pages, strict=True):
             if page is not None:
                 report.pages_fetched += 1
             if page_error:
                 report.page_errors.append(page_error)
+            if extracted is not None:
+                site.template.learn(extracted.body)
             data = _article_data(entry, entry_hash, page, extracted, feed_language)
+            data.body = site.template.strip(data.body)
             outcome = _store(database, report.source_id, data)
             if outcome == "new":
                 report.articles_new += 1
@@ -234,6 +161,20 @@ def _ingest_entries(
                 report.articles_unchanged += 1
             if progress is not None:
                 progress.advanced()
+
+
+def _keep_template(database: Database, source_id: int, template: SiteTemplate) -> None:
+    """Save what was learned, and strip newly learned template from recent articles too."""
+    with database.session() as session:
+        source = repository.get_source(session, source_id)
+        if source.template_paragraphs == template.counts:
+            return
+        source.template_paragraphs = dict(template.counts)
+        for article in repository.recent_articles(session, source_id, _RECLEAN_RECENT):
+            body = template.strip(article.body)
+            if body != article.body:
+                article.body = body
+                article.content_hash = stored_content_hash(article)
 
 
 def _unique_entries(entries: list[FeedEntry]) -> list[FeedEntry]:
@@ -248,14 +189,14 @@ def _unique_entries(entries: list[FeedEntry]) -> list[FeedEntry]:
 
 
 def _fetch_page(
-    fetcher: Fetcher, entry: FeedEntry
+    fetcher: Fetcher, entry: FeedEntry, rules: ExtractionRules
 ) -> tuple[FetchResult | None, ExtractedArticle | None, str | None]:
     try:
         page = fetcher.fetch(entry.link)
     except TidingsError as error:
         return None, None, str(error)
     try:
-        return page, extract_article(page.text, page.url), None
+        return page, extract_article(page.text, page.url, rules), None
     except TidingsError as error:
         return page, None, f"{entry.link}: {error}"
     except Exception as error:  # a hostile page must not stop the refresh; the feed text stands in
@@ -295,7 +236,7 @@ def _article_data(
         language=(extracted.language if extracted else None) or feed_language,
         lead_image=(extracted.lead_image if extracted else None) or entry.image,
         captions=extracted.captions if extracted else [],
-        summary=html_to_text(entry.summary or "") or None,
+        summary=html_to_text(entry.summary or "") or (extracted.standfirst if extracted else None),
         body=body,
         extracted_from=extracted_from,
         published_at=min(published, now + _FUTURE_TOLERANCE) if published else None,
@@ -382,14 +323,3 @@ def refresh_all(
             )
             for source_id in source_ids
         ]
-
-
-__all__ = [
-    "AddSourceResult",
-    "RefreshProgress",
-    "RefreshReport",
-    "add_source",
-    "refresh_all",
-    "refresh_source",
-    "register_source",
-]

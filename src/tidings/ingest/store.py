@@ -53,8 +53,22 @@ class ArticleData:
 
     def content_hash(self) -> str:
         values = asdict(self)
-        content = {key: values[key] for key in _CONTENT_FIELDS}
-        return hashlib.sha256(json.dumps(content, default=str, sort_keys=True).encode()).hexdigest()
+        return content_hash({key: values[key] for key in _CONTENT_FIELDS})
+
+
+def content_hash(content: dict[str, object]) -> str:
+    """A fingerprint of what readers see of an article (dates compared in UTC)."""
+
+    def plain(value: object) -> object:
+        return value.astimezone(UTC).isoformat() if isinstance(value, datetime) else value
+
+    normalized = {key: plain(value) for key, value in content.items()}
+    return hashlib.sha256(json.dumps(normalized, default=str, sort_keys=True).encode()).hexdigest()
+
+
+def stored_content_hash(article: Article) -> str:
+    """The fingerprint of a stored row, comparable with ArticleData.content_hash()."""
+    return content_hash({key: getattr(article, key) for key in _CONTENT_FIELDS})
 
 
 def store_article(session: Session, source_id: int, data: ArticleData) -> StoreOutcome:

@@ -1,4 +1,4 @@
-"""HTML fragments (feed content, summaries) to plain text paragraphs."""
+"""HTML to plain-text paragraphs: feed content, summaries and elements picked by site rules."""
 
 from __future__ import annotations
 
@@ -7,7 +7,62 @@ from lxml import etree
 
 from tidings.ingest.clean import clean_paragraphs, normalize_space
 
-_BLOCK_TAGS = {"p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "tr"}
+_BLOCK_TAGS = frozenset(
+    {
+        "p",
+        "div",
+        "li",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "blockquote",
+        "pre",
+        "tr",
+        "section",
+        "article",
+        "figure",
+        "ul",
+        "ol",
+        "table",
+        "header",
+        "footer",
+    }
+)
+_SKIPPED_TAGS = frozenset({"script", "style", "noscript", "iframe", "template", "svg", "form"})
+
+
+def element_blocks(root: etree._Element) -> list[str]:
+    """The text of `root` as blocks: one per paragraph-like element, <br> breaking lines."""
+    blocks: list[str] = []
+    current: list[str] = []
+
+    def flush() -> None:
+        text = normalize_space("".join(current))
+        if text:
+            blocks.append(text)
+        current.clear()
+
+    def walk(element: etree._Element) -> None:
+        if not isinstance(element.tag, str) or element.tag in _SKIPPED_TAGS:
+            return
+        is_block = element.tag in _BLOCK_TAGS
+        if is_block or element.tag == "br":
+            flush()
+        if element.text:
+            current.append(element.text)
+        for child in element:
+            walk(child)
+            if child.tail:
+                current.append(child.tail)
+        if is_block:
+            flush()
+
+    walk(root)
+    flush()
+    return blocks
 
 
 def html_to_text(fragment: str) -> str:
@@ -20,34 +75,5 @@ def html_to_text(fragment: str) -> str:
         root = lxml.html.fragment_fromstring(fragment, create_parent="div")
     except (etree.ParserError, ValueError):
         return normalize_space(fragment)
-    for bad in root.xpath("//script | //style | //noscript | //iframe"):
-        bad.drop_tree()
-    for br in root.iter("br"):
-        br.tail = "\n" + (br.tail or "")
-    blocks: list[str] = []
-    current: list[str] = []
-
-    def flush() -> None:
-        text = normalize_space(" ".join(current))
-        if text:
-            blocks.append(text)
-        current.clear()
-
-    def walk(element: etree._Element) -> None:
-        is_block = element.tag in _BLOCK_TAGS
-        if is_block:
-            flush()
-        if element.text:
-            current.append(element.text)
-        for child in element:
-            if isinstance(child.tag, str):
-                walk(child)
-            if child.tail:
-                current.append(child.tail)
-        if is_block:
-            flush()
-
-    walk(root)
-    flush()
-    paragraphs, _captions = clean_paragraphs(blocks)
+    paragraphs, _captions = clean_paragraphs(element_blocks(root))
     return "\n\n".join(paragraphs)

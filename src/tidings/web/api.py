@@ -7,8 +7,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from tidings.db import repository
+from tidings.ingest.sources import rules_of, set_extraction_rules
 from tidings.web.deps import database_of
-from tidings.web.schemas import ArticleOut, ArticlePage, Problem, SourceList, SourceOut
+from tidings.web.schemas import (
+    ArticleOut,
+    ArticlePage,
+    Problem,
+    SourceList,
+    SourceOut,
+    SourceUpdate,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["v1"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -40,6 +48,33 @@ def list_articles(
 def get_article(request: Request, article_id: int) -> ArticleOut:
     with database_of(request).session() as session:
         return ArticleOut.of(repository.get_article(session, article_id))
+
+
+@router.get("/sources/{source_id}", response_model=SourceOut, responses=_ERRORS)
+def get_source(request: Request, source_id: int) -> SourceOut:
+    with database_of(request).session() as session:
+        source = repository.get_source(session, source_id)
+        return SourceOut.of(source, repository.count_articles(session, source_id))
+
+
+@router.patch("/sources/{source_id}", response_model=SourceOut, responses=_ERRORS)
+def update_source(request: Request, source_id: int, update: SourceUpdate) -> SourceOut:
+    """Change a source's extraction rules (CSS selectors); a bad selector is a 400 problem."""
+    database = database_of(request)
+    with database.session() as session:
+        current = rules_of(repository.get_source(session, source_id))
+    fields = update.model_fields_set
+    set_extraction_rules(
+        database,
+        source_id,
+        update.extract_body_selector
+        if "extract_body_selector" in fields
+        else current.body_selector,
+        update.extract_remove_selectors or []
+        if "extract_remove_selectors" in fields
+        else current.remove_selectors,
+    )
+    return get_source(request, source_id)
 
 
 @router.get("/sources", response_model=SourceList, responses=_ERRORS)

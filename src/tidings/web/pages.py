@@ -12,7 +12,8 @@ from fastapi.templating import Jinja2Templates
 
 from tidings.db import repository
 from tidings.errors import InvalidInputError, TidingsError
-from tidings.ingest.pipeline import add_source, refresh_source
+from tidings.ingest.pipeline import refresh_source
+from tidings.ingest.sources import add_source, rules_of, set_extraction_rules
 from tidings.web.deps import database_of, settings_of
 from tidings.web.timefmt import exact_time, relative_time
 
@@ -130,3 +131,43 @@ def admin_refresh_source(request: Request, source_id: int) -> Response:
         message=f"{report.source_name}: {report.articles_new} new, "
         f"{report.articles_updated} updated, {report.articles_unchanged} unchanged"
     )
+
+
+@router.get("/admin/sources/{source_id}", response_class=HTMLResponse)
+def admin_source(
+    request: Request, source_id: int, message: str | None = None, error: str | None = None
+) -> Response:
+    with database_of(request).session() as session:
+        source = repository.get_source(session, source_id)
+        return templates.TemplateResponse(
+            request,
+            "admin_source.html",
+            {
+                "source": source,
+                "rules": rules_of(source),
+                "fetches": repository.last_fetches(session, source_id),
+                "article_count": repository.count_articles(session, source_id),
+                "message": message,
+                "error": error,
+            },
+        )
+
+
+@router.post("/admin/sources/{source_id}/rules", dependencies=[Depends(require_same_origin)])
+def admin_set_rules(
+    request: Request,
+    source_id: int,
+    body_selector: Annotated[str, Form()] = "",
+    remove_selectors: Annotated[str, Form()] = "",
+) -> Response:
+    back = f"/admin/sources/{source_id}"
+    try:
+        set_extraction_rules(
+            database_of(request), source_id, body_selector, remove_selectors.splitlines()
+        )
+    except InvalidInputError as error:
+        return RedirectResponse(f"{back}?error={quote(str(error))}", status_code=303)
+    note = (
+        "Rules saved. They apply to pages fetched from now on (tidings refresh --force re-fetches)."
+    )
+    return RedirectResponse(f"{back}?message={quote(note)}", status_code=303)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, field_serializer
+from pydantic import BaseModel, Field, field_serializer
 
 from tidings.db.models import Article, Source
 
@@ -64,6 +64,8 @@ class SourceOut(BaseModel):
     last_error: str | None
     next_fetch_at: datetime | None
     article_count: int
+    extract_body_selector: str | None = None
+    extract_remove_selectors: list[str] = []
 
     @field_serializer("last_fetched_at", "next_fetch_at")
     def _iso(self, value: datetime | None) -> str | None:
@@ -83,7 +85,16 @@ class SourceOut(BaseModel):
             last_error=source.last_error,
             next_fetch_at=source.next_fetch_at,
             article_count=article_count,
+            extract_body_selector=source.extract_body_selector,
+            extract_remove_selectors=list(source.extract_remove_selectors or []),
         )
+
+
+class SourceUpdate(BaseModel):
+    """Fields a PATCH may change; absent fields stay as they are."""
+
+    extract_body_selector: str | None = Field(default=None, max_length=500)
+    extract_remove_selectors: list[str] | None = Field(default=None, max_length=50)
 
 
 class SourceList(BaseModel):
