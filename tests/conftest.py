@@ -43,6 +43,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "allow_private_hosts": ["127.0.0.1"],
         "scheduler_enabled": False,
         "fetch_total_timeout_s": 20.0,
+        "fetch_per_host_delay_s": 0.0,  # every test publisher is on 127.0.0.1
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

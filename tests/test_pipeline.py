@@ -223,7 +223,7 @@ def test_a_crash_half_way_loses_nothing_and_duplicates_nothing(
         def started(self, source_name: str, total: int) -> None:
             pass
 
-        def advanced(self, steps: int = 1) -> None:
+        def advanced(self, source_name: str, steps: int = 1) -> None:
             self.seen += steps
             if self.seen == self.limit:
                 raise Crash

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -76,20 +77,24 @@ def _database(settings: Settings) -> Database:
 
 
 class _RichRefreshProgress:
-    """Adapts the pipeline's progress protocol to a Rich progress bar."""
+    """Adapts the pipeline's progress protocol to Rich progress bars (one per source)."""
 
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
-        self.task: Any = None
+        self.tasks: dict[str, Any] = {}
+        self._lock = threading.Lock()
 
     def started(self, source_name: str, total: int) -> None:
-        self.task = self.progress.add_task(source_name, total=max(total, 1))
+        with self._lock:
+            task = self.progress.add_task(source_name, total=max(total, 1))
+            self.tasks[source_name] = task
         if total == 0:
-            self.progress.update(self.task, completed=1)
+            self.progress.update(task, completed=1)
 
-    def advanced(self, steps: int = 1) -> None:
-        if self.task is not None:
-            self.progress.advance(self.task, steps)
+    def advanced(self, source_name: str, steps: int = 1) -> None:
+        task = self.tasks.get(source_name)
+        if task is not None:
+            self.progress.advance(task, steps)
 
 
 @contextmanager

@@ -38,12 +38,21 @@ class Settings(BaseSettings):
     fetch_max_bytes: int = 10 * 1024 * 1024
     fetch_max_redirects: int = 5
     fetch_concurrency: int = 8
+    fetch_per_host_concurrency: int = 4
+    fetch_per_host_delay_s: float = 0.25
+    fetch_max_pages_per_refresh: int = 500
     user_agent: str = (
         f"Tidings/{__version__} (+https://github.com/tidings-news/tidings; news reader)"
     )
 
-    # Scheduler: default poll interval for sources without one of their own.
+    # Scheduler: polling adapts to how often each source publishes, within these bounds;
+    # failing sources back off exponentially from the retry base up to the maximum.
     poll_interval_s: int = 1800
+    poll_min_interval_s: int = 300
+    poll_max_interval_s: int = 6 * 3600
+    retry_base_s: int = 300
+    retry_max_s: int = 24 * 3600
+    refresh_concurrency: int = 4
     scheduler_enabled: bool = True
 
     @field_validator("allow_private_hosts", mode="before")

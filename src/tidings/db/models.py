@@ -62,6 +62,23 @@ class Source(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     next_fetch_at: Mapped[datetime | None] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # What the source is: a feed, or a sitemap (XML or Google News) of a site without one.
+    kind: Mapped[str] = mapped_column(String(20), default="feed")
+    page_limit: Mapped[int | None] = mapped_column(Integer)  # sitemap pages taken per refresh
+    paused: Mapped[bool] = mapped_column(default=False)
+    # Politeness: validators for conditional GET, failures for back-off, the feed's own hint.
+    etag: Mapped[str | None] = mapped_column(String(500))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    failure_count: Mapped[int] = mapped_column(Integer, default=0)
+    feed_ttl_s: Mapped[int | None] = mapped_column(Integer)
+    last_warning: Mapped[str | None] = mapped_column(Text)
+    # Feeds behind a login, or reachable only through a proxy.
+    user_agent: Mapped[str | None] = mapped_column(String(500))
+    auth_username: Mapped[str | None] = mapped_column(String(300))
+    auth_password: Mapped[str | None] = mapped_column(String(300))
+    cookies: Mapped[str | None] = mapped_column(Text)
+    proxy_url: Mapped[str | None] = mapped_column(String(500))
+    retention_days: Mapped[int | None] = mapped_column(Integer)
     # Per-site extraction rules (like Miniflux's scraper rules): CSS selectors.
     extract_body_selector: Mapped[str | None] = mapped_column(String(500))
     extract_remove_selectors: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -97,6 +114,8 @@ class Article(Base):
     summary: Mapped[str | None] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text, default="")
     extracted_from: Mapped[str] = mapped_column(String(20), default="page")
+    enclosures: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    saved: Mapped[bool] = mapped_column(default=False, index=True)  # never removed by retention
     entry_hash: Mapped[str] = mapped_column(String(64))
     content_hash: Mapped[str] = mapped_column(String(64))
     published_at: Mapped[datetime]

@@ -74,7 +74,8 @@ def list_sources(session: Session) -> list[SourceRow]:
 
 def due_source_ids(session: Session, now: datetime) -> list[int]:
     query = select(Source.id).where(
-        or_(Source.next_fetch_at.is_(None), Source.next_fetch_at <= now)
+        Source.paused.is_(False),
+        or_(Source.next_fetch_at.is_(None), Source.next_fetch_at <= now),
     )
     return list(session.scalars(query.order_by(Source.next_fetch_at, Source.id)))
 
@@ -90,14 +91,20 @@ def last_fetches(session: Session, source_id: int, limit: int = 10) -> list[Fetc
 
 
 def article_for_entry(
-    session: Session, source_id: int, guid: str, urls: list[str]
+    session: Session, source_id: int, guid: str | None, urls: list[str]
 ) -> Article | None:
-    """The stored article for a feed entry: same source and GUID, else the same canonical URL."""
-    article = session.scalar(
-        select(Article).where(Article.source_id == source_id, Article.guid == guid).limit(1)
-    )
-    if article is None and urls:
+    """The stored article for a feed entry: same canonical URL, else same source and GUID.
+
+    URL first, so an entry whose GUID changes on every fetch is still the same article; the
+    GUID then catches an article that moved to a new URL.
+    """
+    article = None
+    if urls:
         article = session.scalar(select(Article).where(Article.url.in_(urls)).limit(1))
+    if article is None and guid:
+        article = session.scalar(
+            select(Article).where(Article.source_id == source_id, Article.guid == guid).limit(1)
+        )
     return article
 
 
@@ -167,6 +174,13 @@ def list_articles(
         last = articles[-1]
         next_cursor = Cursor(last.published_at, last.id)
     return articles, next_cursor
+
+
+def published_since(session: Session, source_id: int, since: datetime) -> int:
+    query = select(func.count(Article.id)).where(
+        Article.source_id == source_id, Article.published_at >= since
+    )
+    return int(session.scalar(query) or 0)
 
 
 def count_articles(session: Session, source_id: int | None = None) -> int:

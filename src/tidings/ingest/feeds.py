@@ -49,6 +49,7 @@ class FeedEntry:
     updated_at: datetime | None = None
     authors: list[str] = field(default_factory=list)
     image: str | None = None
+    enclosures: list[dict[str, object]] = field(default_factory=list)  # url, type, length
 
 
 @dataclass
@@ -61,6 +62,7 @@ class ParsedFeed:
     language: str | None
     entries: list[FeedEntry]
     warning: str | None = None
+    ttl_s: int | None = None  # how often the feed says it changes (<ttl>, sy:updatePeriod)
 
 
 def looks_like_json_feed(content: bytes, content_type: str = "") -> bool:
@@ -97,7 +99,29 @@ def parse_feed(content: bytes, url: str, content_type: str = "") -> ParsedFeed:
         language=feed.get("language"),
         entries=entries,
         warning=warning,
+        ttl_s=_feed_ttl(feed),
     )
+
+
+_UPDATE_PERIODS = {
+    "hourly": 3600,
+    "daily": 86400,
+    "weekly": 604800,
+    "monthly": 2592000,
+    "yearly": 31536000,
+}
+
+
+def _feed_ttl(feed: Any) -> int | None:
+    """RSS <ttl> (minutes) or sy:updatePeriod / sy:updateFrequency, in seconds."""
+    ttl = str(feed.get("ttl") or "").strip()
+    if ttl.isdigit() and int(ttl) > 0:
+        return int(ttl) * 60
+    period = _UPDATE_PERIODS.get(str(feed.get("sy_updateperiod") or "").strip().lower())
+    if period is None:
+        return None
+    frequency = str(feed.get("sy_updatefrequency") or "1").strip()
+    return period // max(1, int(frequency)) if frequency.isdigit() else period
 
 
 def _feedparser_entry(raw: Any, feed_url: str) -> FeedEntry | None:
@@ -129,6 +153,11 @@ def _feedparser_entry(raw: Any, feed_url: str) -> FeedEntry | None:
     # dict.get: FeedParserDict's own lookup maps the two dates onto each other (with a warning)
     published = _struct_time(dict.get(raw, "published_parsed"))
     updated = _struct_time(dict.get(raw, "updated_parsed"))
+    enclosures = [
+        _enclosure(urljoin(feed_url, str(item["href"])), item.get("type"), item.get("length"))
+        for item in raw.get("enclosures", []) or []
+        if item.get("href") and not str(item.get("type", "")).startswith("image/")
+    ]
     return FeedEntry(
         link=link,
         guid=str(raw.get("id") or link),
@@ -139,6 +168,7 @@ def _feedparser_entry(raw: Any, feed_url: str) -> FeedEntry | None:
         updated_at=updated if updated != published else None,
         authors=[str(a) for a in authors],
         image=image,
+        enclosures=enclosures,
     )
 
 
@@ -176,6 +206,13 @@ def parse_json_feed(content: bytes, url: str) -> ParsedFeed:
                 updated_at=_iso_date(item.get("date_modified")),
                 authors=_json_authors(item) or feed_authors,
                 image=urljoin(url, image) if isinstance(image, str) else None,
+                enclosures=[
+                    _enclosure(
+                        urljoin(url, str(a["url"])), a.get("mime_type"), a.get("size_in_bytes")
+                    )
+                    for a in item.get("attachments") or []
+                    if isinstance(a, dict) and a.get("url")
+                ],
             )
         )
     return ParsedFeed(
@@ -215,6 +252,18 @@ def _iso_date(value: object) -> datetime | None:
     except (ValueError, OverflowError):
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _enclosure(url: str, kind: object, length: object) -> dict[str, object]:
+    return {"url": url, "type": str(kind or ""), "length": _int(length)}
+
+
+def _int(value: object) -> int | None:
+    try:
+        number = int(str(value))
+    except ValueError:
+        return None
+    return number if number >= 0 else None
 
 
 def _clean(value: object) -> str | None:

@@ -6,6 +6,7 @@ import codecs
 import ipaddress
 import re
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -15,6 +16,16 @@ import httpx
 
 from tidings.config import Settings
 from tidings.errors import BlockedURLError, FetchError, InvalidInputError
+from tidings.ingest.polite import (
+    BoundedDecoder,
+    HostGate,
+    RateLimitedError,
+    RobotsCache,
+    RobotsDisallowedError,
+    RobotsEntry,
+    allowed_by,
+    parse_retry_after,
+)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -43,6 +54,10 @@ class FetchResult:
     status_code: int
     headers: httpx.Headers
     content: bytes
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status_code == 304
 
     @property
     def content_type(self) -> str:
@@ -127,23 +142,40 @@ class SSRFGuard:
         return any(address in network for network in self._networks)
 
 
-class Fetcher:
-    """Fetches URLs with every limit applied; one per refresh, shared by its threads."""
+@dataclass(frozen=True)
+class FetchOptions:
+    """Per-request settings: conditional GET validators and a source's own credentials."""
 
-    def __init__(self, settings: Settings, *, user_agent: str | None = None) -> None:
+    etag: str | None = None
+    last_modified: str | None = None
+    user_agent: str | None = None
+    auth: tuple[str, str] | None = None
+    cookies: str | None = None
+
+
+class Fetcher:
+    """Fetches URLs with every limit applied; shared by a refresh's threads.
+
+    Politeness lives here too: a per-host concurrency limit and minimum delay, Retry-After
+    holds after 429/503, and robots.txt for article pages (`check_robots=True`).
+    """
+
+    def __init__(
+        self, settings: Settings, *, user_agent: str | None = None, proxy: str | None = None
+    ) -> None:
         self.settings = settings
         self.guard = SSRFGuard(settings)
+        self.user_agent = user_agent or settings.user_agent
+        self.gate = _shared_gate(settings)
         timeout = httpx.Timeout(
             settings.fetch_read_timeout_s, connect=settings.fetch_connect_timeout_s
         )
         self._client = httpx.Client(
             timeout=timeout,
             follow_redirects=False,
-            headers={
-                "User-Agent": user_agent or settings.user_agent,
-                "Accept-Encoding": "gzip, deflate, br",
-            },
+            headers={"User-Agent": self.user_agent, "Accept-Encoding": "gzip, deflate, br"},
             limits=httpx.Limits(max_connections=settings.fetch_concurrency * 2),
+            proxy=proxy,
         )
 
     def __enter__(self) -> Fetcher:
@@ -155,9 +187,21 @@ class Fetcher:
     def close(self) -> None:
         self._client.close()
 
-    def fetch(self, url: str, *, accept: str = ACCEPT_HTML) -> FetchResult:
-        """GET `url`, following up to the redirect limit, checking every hop with the guard."""
-        deadline = time.monotonic() + self.settings.fetch_total_timeout_s
+    def fetch(
+        self,
+        url: str,
+        *,
+        accept: str = ACCEPT_HTML,
+        options: FetchOptions | None = None,
+        check_robots: bool = False,
+    ) -> FetchResult:
+        """GET `url`, following up to the redirect limit, checking every hop with the guard.
+
+        Returns a 304 result (empty content) when `options` carry validators that still hold.
+        """
+        options = options or FetchOptions()
+        # The total-time budget covers talking to servers, not waiting for a per-host slot.
+        budget = self.settings.fetch_total_timeout_s
         seen: set[str] = set()
         current = url
         for _hop in range(self.settings.fetch_max_redirects + 1):
@@ -165,41 +209,81 @@ class Fetcher:
                 raise FetchError(f"redirect loop at {current}")
             seen.add(current)
             self.guard.resolve(current)
-            response = self._get(current, accept, deadline)
-            if response.status_code in _REDIRECT_STATUSES:
+            if check_robots:
+                self._check_robots(current, options)
+            host = urlsplit(current).netloc
+            with self.gate.slot(host):
+                began = time.monotonic()
+                response = self._get(current, accept, began + budget, options)
+                budget -= time.monotonic() - began
+            status = response.status_code
+            if status in _REDIRECT_STATUSES:
                 location = response.headers.get("location")
                 if not location:
-                    raise FetchError(f"HTTP {response.status_code} without Location from {current}")
+                    raise FetchError(f"HTTP {status} without Location from {current}")
                 current = _absolute(current, location)
                 continue
-            if response.status_code >= 400:
-                raise FetchError(f"HTTP {response.status_code} from {current}")
+            if status in (429, 503):
+                wait = parse_retry_after(response.headers.get("retry-after"))
+                if wait is not None:
+                    self.gate.hold(host, wait)
+                after = f"; it asks us to retry after {wait:.0f} s" if wait is not None else ""
+                raise RateLimitedError(f"HTTP {status} from {current}{after}", retry_after_s=wait)
+            if status >= 400:
+                raise FetchError(f"HTTP {status} from {current}")
             return response
         raise FetchError(
             f"too many redirects (more than {self.settings.fetch_max_redirects}) from {url}"
         )
 
-    def _get(self, url: str, accept: str, deadline: float) -> FetchResult:
-        limit = self.settings.fetch_max_bytes
+    def robots_for(self, url: str, options: FetchOptions | None = None) -> RobotsEntry:
+        """The (cached) robots.txt of `url`'s origin."""
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        entry = _ROBOTS.get(origin)
+        if entry is not None:
+            return entry
         try:
-            with self._client.stream("GET", url, headers={"Accept": accept}) as response:
+            response = self.fetch(f"{origin}/robots.txt", accept="text/plain", options=options)
+            return _ROBOTS.store(origin, response.status_code, response.text)
+        except RateLimitedError:
+            return _ROBOTS.store(origin, None, "")
+        except FetchError as error:
+            status = re.search(r"HTTP (\d{3})", str(error))
+            return _ROBOTS.store(origin, int(status.group(1)) if status else None, "")
+
+    def _check_robots(self, url: str, options: FetchOptions) -> None:
+        user_agent = options.user_agent or self.user_agent
+        if not allowed_by(self.robots_for(url, options), user_agent, url):
+            raise RobotsDisallowedError(f"robots.txt of {urlsplit(url).netloc} disallows {url}")
+
+    def _get(self, url: str, accept: str, deadline: float, options: FetchOptions) -> FetchResult:
+        limit = self.settings.fetch_max_bytes
+        headers = {"Accept": accept}
+        if options.etag:
+            headers["If-None-Match"] = options.etag
+        if options.last_modified:
+            headers["If-Modified-Since"] = options.last_modified
+        if options.user_agent:
+            headers["User-Agent"] = options.user_agent
+        if options.cookies:
+            headers["Cookie"] = options.cookies
+        try:
+            with self._client.stream("GET", url, headers=headers, auth=options.auth) as response:
                 declared = response.headers.get("content-length", "")
-                if declared.isdigit() and int(declared) > limit:
+                encoding = response.headers.get("content-encoding", "")
+                if declared.isdigit() and int(declared) > limit and not encoding:
                     raise FetchError(f"response from {url} is larger than {limit:,} bytes")
                 chunks: list[bytes] = []
-                size = 0
-                if response.status_code not in _REDIRECT_STATUSES:
-                    # iter_bytes() decompresses, so the cap also holds after gzip/brotli.
-                    for chunk in response.iter_bytes():
-                        size += len(chunk)
-                        if size > limit:
-                            raise FetchError(f"response from {url} is larger than {limit:,} bytes")
+                if response.status_code not in _REDIRECT_STATUSES | {304}:
+                    decoder = BoundedDecoder(encoding, limit, url)
+                    for raw in response.iter_raw():
                         if time.monotonic() > deadline:
                             raise FetchError(
                                 f"fetching {url} took longer than "
                                 f"{self.settings.fetch_total_timeout_s:g} s"
                             )
-                        chunks.append(chunk)
+                        chunks.append(decoder.feed(raw))
                 return FetchResult(
                     url=str(response.url),
                     status_code=response.status_code,
@@ -208,10 +292,22 @@ class Fetcher:
                 )
         except httpx.TimeoutException as error:
             raise FetchError(f"timed out fetching {url}") from error
-        except httpx.DecodingError as error:
-            raise FetchError(f"cannot decode the response from {url}: {error}") from error
         except httpx.HTTPError as error:
             raise FetchError(f"cannot fetch {url}: {error}") from error
+
+
+_ROBOTS = RobotsCache()
+_GATES: dict[tuple[int, float], HostGate] = {}
+_GATES_LOCK = threading.Lock()
+
+
+def _shared_gate(settings: Settings) -> HostGate:
+    """One host gate per process and setting, shared by every fetcher (and so every refresh)."""
+    key = (settings.fetch_per_host_concurrency, settings.fetch_per_host_delay_s)
+    with _GATES_LOCK:
+        if key not in _GATES:
+            _GATES[key] = HostGate(*key)
+        return _GATES[key]
 
 
 def _absolute(base: str, location: str) -> str:

@@ -1,15 +1,16 @@
 """The ingest pipeline: refresh_source(), used by every caller (CLI, admin, scheduler).
 
-feed -> new or changed entries -> page fetch -> extract -> store. Each article is stored
-in its own transaction, so a crash half-way loses nothing already stored, and it is keyed
-by canonical URL, so running a refresh twice stores nothing twice.
+feed (or sitemap) -> new or changed entries -> page fetch -> extract -> store. Each article
+is stored in its own transaction, so a crash half-way loses nothing already stored, and it
+is keyed by canonical URL, so running a refresh twice stores nothing twice. Entries are
+handled in bounded batches, so a 10,000-entry feed does not hold 10,000 pages in memory.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -19,32 +20,66 @@ from sqlalchemy.exc import IntegrityError
 
 from tidings.config import Settings
 from tidings.db import repository
-from tidings.db.models import FetchLog
+from tidings.db.models import FetchLog, Source
 from tidings.db.session import Database
 from tidings.errors import TidingsError
+from tidings.ingest.entries import article_data, entry_hash, unique_entries
 from tidings.ingest.extract import ExtractedArticle, extract_article
 from tidings.ingest.feeds import FeedEntry, ParsedFeed
-from tidings.ingest.http import ACCEPT_FEED, Fetcher, FetchResult
+from tidings.ingest.http import ACCEPT_FEED, Fetcher, FetchOptions, FetchResult
 from tidings.ingest.metadata import normalize_language
+from tidings.ingest.polite import (
+    RateLimitedError,
+    adaptive_interval,
+    backoff_delay,
+    cache_max_age,
+)
 from tidings.ingest.rules import ExtractionRules
+from tidings.ingest.sitemaps import MAX_CHILD_SITEMAPS, as_feed, parse_sitemap
 from tidings.ingest.sources import fetcher_for, parse_response, rules_of
 from tidings.ingest.store import ArticleData, store_article, stored_content_hash
 from tidings.ingest.template import SiteTemplate
-from tidings.ingest.text import html_to_text
-from tidings.ingest.urls import canonicalize_url, same_site
+from tidings.ingest.urls import canonicalize_url
 
 log = logging.getLogger(__name__)
-# Dates further ahead than this are a publisher's clock or time-zone error: we clamp them.
-_FUTURE_TOLERANCE = timedelta(minutes=15)
 _RECLEAN_RECENT = 100  # articles re-checked when a site's template learns something
+_BATCH = 32  # entries fetched and stored per batch: bounds the pages held in memory
 
 
 @dataclass
 class _Site:
-    """What a refresh knows about one source's pages: owner rules and the learned template."""
+    """What a refresh knows about one source: how to fetch it, owner rules, learned template."""
 
+    kind: str
+    feed_url: str
+    language: str | None
+    page_limit: int | None
+    options: FetchOptions
+    proxy: str | None
     rules: ExtractionRules
     template: SiteTemplate
+
+    @classmethod
+    def of(cls, source: Source, *, conditional: bool) -> _Site:
+        auth = None
+        if source.auth_username:
+            auth = (source.auth_username, source.auth_password or "")
+        return cls(
+            kind=source.kind or "feed",
+            feed_url=source.feed_url,
+            language=source.language,
+            page_limit=source.page_limit,
+            options=FetchOptions(
+                etag=source.etag if conditional else None,
+                last_modified=source.last_modified if conditional else None,
+                user_agent=source.user_agent,
+                auth=auth,
+                cookies=source.cookies,
+            ),
+            proxy=source.proxy_url,
+            rules=rules_of(source),
+            template=SiteTemplate(dict(source.template_paragraphs or {})),
+        )
 
 
 class RefreshProgress(Protocol):
@@ -52,7 +87,7 @@ class RefreshProgress(Protocol):
 
     def started(self, source_name: str, total: int) -> None: ...
 
-    def advanced(self, steps: int = 1) -> None: ...
+    def advanced(self, source_name: str, steps: int = 1) -> None: ...
 
 
 @dataclass
@@ -69,6 +104,10 @@ class RefreshReport:
     error: str | None = None
     warning: str | None = None
     duration_s: float = 0.0
+    not_modified: bool = False  # 304: nothing downloaded
+    deferred: int = 0  # entries left for the next refresh (page limit per refresh)
+    retry_after_s: float | None = None
+    next_fetch_at: datetime | None = None
 
 
 def refresh_source(
@@ -80,37 +119,52 @@ def refresh_source(
     progress: RefreshProgress | None = None,
     force: bool = False,
 ) -> RefreshReport:
-    """Fetch a source's feed and store its new and changed articles; never raises for the feed.
+    """Fetch a source and store its new and changed articles; never raises for the source.
 
     A feed that cannot be fetched or parsed marks only this source as failing (with the
-    reason) and leaves its stored articles untouched. `force` re-fetches unchanged entries.
+    reason, and a back-off before the next try) and leaves its stored articles untouched.
+    `force` skips conditional GET and re-fetches the pages of unchanged entries.
     """
     started = datetime.now(UTC)
     clock = time.monotonic()
     with database.session() as session:
         source = repository.get_source(session, source_id)
         report = RefreshReport(source_id=source.id, source_name=source.name)
-        feed_url, source_language = source.feed_url, source.language
-        rules = rules_of(source)
-        template = SiteTemplate(dict(source.template_paragraphs or {}))
-    http_status: int | None = None
+        site = _Site.of(source, conditional=not force)
+    response: FetchResult | None = None
+    feed: ParsedFeed | None = None
     try:
-        with fetcher_for(settings, fetcher) as client:
-            response = client.fetch(feed_url, accept=ACCEPT_FEED)
-            http_status = response.status_code
-            feed = parse_response(response)
-            report.warning = feed.warning
-            report.entries_seen = len(feed.entries)
-            feed_language = normalize_language(feed.language) or source_language
-            site = _Site(rules, template)
-            _ingest_entries(database, client, report, feed, feed_language, site, progress, force)
-            _keep_template(database, report.source_id, template)
+        with fetcher_for(settings, fetcher, site.proxy) as client:
+            response = client.fetch(site.feed_url, accept=ACCEPT_FEED, options=site.options)
+            if response.not_modified:
+                report.not_modified = True
+            else:
+                feed = _read_source(client, site, response)
+                report.warning = feed.warning
+                report.entries_seen = len(feed.entries)
+                language = normalize_language(feed.language) or site.language
+                _ingest_entries(database, client, report, feed, language, site, progress, force)
+                _keep_template(database, report.source_id, site.template)
+    except RateLimitedError as error:
+        report.status, report.error, report.retry_after_s = "error", str(error), error.retry_after_s
     except TidingsError as error:
-        report.status = "error"
-        report.error = str(error)
+        report.status, report.error = "error", str(error)
     report.duration_s = time.monotonic() - clock
-    _record_refresh(database, settings, report, started, http_status)
+    _record_refresh(database, settings, report, started, response, feed)
     return report
+
+
+def _read_source(client: Fetcher, site: _Site, response: FetchResult) -> ParsedFeed:
+    """The feed, or for a sitemap source its newest pages (following a sitemap index)."""
+    if site.kind != "sitemap":
+        return parse_response(response)
+    sitemap = parse_sitemap(response.content, response.url)
+    entries = list(sitemap.entries)
+    for child in sitemap.children[:MAX_CHILD_SITEMAPS]:
+        page = client.fetch(child, accept=ACCEPT_FEED, options=site.options)
+        entries.extend(parse_sitemap(page.content, page.url).entries)
+    entries.sort(key=lambda e: e.published_at.timestamp() if e.published_at else 0.0, reverse=True)
+    return as_feed(entries, site.page_limit)
 
 
 def _ingest_entries(
@@ -123,44 +177,63 @@ def _ingest_entries(
     progress: RefreshProgress | None,
     force: bool,
 ) -> None:
-    entries = _unique_entries(feed.entries)
-    pending: list[tuple[FeedEntry, str]] = []
-    with database.session() as session:
-        for entry in entries:
-            entry_hash = _entry_hash(entry)
-            stored = repository.article_for_entry(
-                session, report.source_id, entry.guid, [canonicalize_url(entry.link)]
-            )
-            if stored is not None and stored.entry_hash == entry_hash and not force:
-                report.articles_unchanged += 1
-            else:
-                pending.append((entry, entry_hash))
+    pending = _pending_entries(database, report, unique_entries(feed.entries), force)
+    limit = fetcher.settings.fetch_max_pages_per_refresh
+    if len(pending) > limit:
+        report.deferred = len(pending) - limit  # newest first; the rest next time
+        pending = pending[:limit]
     if progress is not None:
         progress.started(report.source_name, len(pending))
     if not pending:
         return
     workers = max(1, min(fetcher.settings.fetch_concurrency, len(pending)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="page-fetch") as pool:
-        pages = pool.map(lambda item: _fetch_page(fetcher, item[0], site.rules), pending)
-        # Results arrive in feed order; each is stored in its own transaction as it lands.
-        for (entry, entry_hash), (page, extracted, page_error) in zip(pending, pages, strict=True):
-            if page is not None:
-                report.pages_fetched += 1
-            if page_error:
-                report.page_errors.append(page_error)
-            if extracted is not None:
-                site.template.learn(extracted.body)
-            data = _article_data(entry, entry_hash, page, extracted, feed_language)
-            data.body = site.template.strip(data.body)
-            outcome = _store(database, report.source_id, data)
-            if outcome == "new":
-                report.articles_new += 1
-            elif outcome == "updated":
-                report.articles_updated += 1
-            else:
+        for batch in _batches(pending, _BATCH):
+            pages = pool.map(lambda item: _fetch_page(fetcher, item[0], site), batch)
+            # Results arrive in feed order; each is stored in its own transaction as it lands.
+            for (entry, fingerprint), (page, extracted, error) in zip(batch, pages, strict=True):
+                if page is not None:
+                    report.pages_fetched += 1
+                if error:
+                    report.page_errors.append(error)
+                if extracted is not None:
+                    site.template.learn(extracted.body)
+                data = article_data(entry, fingerprint, page, extracted, feed_language)
+                data.body = site.template.strip(data.body)
+                outcome = _store(database, report.source_id, data)
+                if outcome == "new":
+                    report.articles_new += 1
+                elif outcome == "updated":
+                    report.articles_updated += 1
+                else:
+                    report.articles_unchanged += 1
+                if progress is not None:
+                    progress.advanced(report.source_name)
+
+
+def _pending_entries(
+    database: Database, report: RefreshReport, entries: list[FeedEntry], force: bool
+) -> list[tuple[FeedEntry, str]]:
+    """Entries that are new or changed since the last refresh, with their fingerprints."""
+    pending: list[tuple[FeedEntry, str]] = []
+    with database.session() as session:
+        for entry in entries:
+            fingerprint = entry_hash(entry)
+            stored = repository.article_for_entry(
+                session, report.source_id, entry.guid or None, [canonicalize_url(entry.link)]
+            )
+            if stored is not None and stored.entry_hash == fingerprint and not force:
                 report.articles_unchanged += 1
-            if progress is not None:
-                progress.advanced()
+            else:
+                pending.append((entry, fingerprint))
+    return pending
+
+
+def _batches(
+    items: list[tuple[FeedEntry, str]], size: int
+) -> Iterator[list[tuple[FeedEntry, str]]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def _keep_template(database: Database, source_id: int, template: SiteTemplate) -> None:
@@ -177,72 +250,24 @@ def _keep_template(database: Database, source_id: int, template: SiteTemplate) -
                 article.content_hash = stored_content_hash(article)
 
 
-def _unique_entries(entries: list[FeedEntry]) -> list[FeedEntry]:
-    seen: set[str] = set()
-    unique: list[FeedEntry] = []
-    for entry in entries:
-        key = canonicalize_url(entry.link)
-        if key not in seen:
-            seen.add(key)
-            unique.append(entry)
-    return unique
-
-
 def _fetch_page(
-    fetcher: Fetcher, entry: FeedEntry, rules: ExtractionRules
+    fetcher: Fetcher, entry: FeedEntry, site: _Site
 ) -> tuple[FetchResult | None, ExtractedArticle | None, str | None]:
+    """The entry's page and its extraction; robots.txt is honoured for pages (not feeds)."""
+    options = FetchOptions(
+        user_agent=site.options.user_agent, auth=site.options.auth, cookies=site.options.cookies
+    )
     try:
-        page = fetcher.fetch(entry.link)
+        page = fetcher.fetch(entry.link, options=options, check_robots=True)
     except TidingsError as error:
         return None, None, str(error)
     try:
-        return page, extract_article(page.text, page.url, rules), None
+        return page, extract_article(page.text, page.url, site.rules), None
     except TidingsError as error:
         return page, None, f"{entry.link}: {error}"
     except Exception as error:  # a hostile page must not stop the refresh; the feed text stands in
         log.exception("extraction crashed on %s", entry.link)
         return page, None, f"{entry.link}: extraction failed ({type(error).__name__})"
-
-
-def _article_data(
-    entry: FeedEntry,
-    entry_hash: str,
-    page: FetchResult | None,
-    extracted: ExtractedArticle | None,
-    feed_language: str | None,
-) -> ArticleData:
-    now = datetime.now(UTC)
-    page_url = page.url if page is not None else entry.link
-    canonical = page_url
-    if extracted and extracted.canonical_url and same_site(extracted.canonical_url, page_url):
-        canonical = extracted.canonical_url
-    feed_text = html_to_text(entry.content_html or "")
-    body = extracted.body if extracted else ""
-    extracted_from = "page"
-    if len(body) < 0.5 * len(feed_text):
-        # The page gave nothing usable (or a teaser): the feed's own full text is better.
-        body, extracted_from = feed_text, "feed"
-    if not body:
-        body, extracted_from = html_to_text(entry.summary or ""), "summary"
-    published = entry.published_at or (extracted.published_at if extracted else None)
-    return ArticleData(
-        url=canonicalize_url(canonical),
-        original_url=entry.link,
-        guid=entry.guid,
-        title=entry.title or (extracted.title if extracted else None) or entry.link,
-        byline=extracted.byline if extracted else None,
-        authors=(extracted.authors if extracted and extracted.authors else entry.authors),
-        section=extracted.section if extracted else None,
-        language=(extracted.language if extracted else None) or feed_language,
-        lead_image=(extracted.lead_image if extracted else None) or entry.image,
-        captions=extracted.captions if extracted else [],
-        summary=html_to_text(entry.summary or "") or (extracted.standfirst if extracted else None),
-        body=body,
-        extracted_from=extracted_from,
-        published_at=min(published, now + _FUTURE_TOLERANCE) if published else None,
-        updated_at=entry.updated_at or (extracted.updated_at if extracted else None),
-        entry_hash=entry_hash,
-    )
 
 
 def _store(database: Database, source_id: int, data: ArticleData) -> str:
@@ -258,43 +283,60 @@ def _store(database: Database, source_id: int, data: ArticleData) -> str:
     raise AssertionError("unreachable")
 
 
-def _entry_hash(entry: FeedEntry) -> str:
-    parts = [
-        entry.guid,
-        entry.link,
-        entry.title,
-        entry.summary or "",
-        entry.content_html or "",
-        entry.published_at.isoformat() if entry.published_at else "",
-        entry.updated_at.isoformat() if entry.updated_at else "",
-    ]
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
-
-
 def _record_refresh(
     database: Database,
     settings: Settings,
     report: RefreshReport,
     started: datetime,
-    http_status: int | None,
+    response: FetchResult | None,
+    feed: ParsedFeed | None,
 ) -> None:
+    """Write the outcome: status, validators, fetch log, and when to poll next."""
     finished = datetime.now(UTC)
     with database.session() as session:
         source = repository.get_source(session, report.source_id)
         source.last_fetched_at = finished
         source.status = report.status
         source.last_error = report.error
+        source.last_warning = report.warning or _page_error_summary(report)
         if report.status == "ok":
             source.last_success_at = finished
-        interval = source.poll_interval_s or settings.poll_interval_s
+            source.failure_count = 0
+            if response is not None and not response.not_modified:
+                source.etag = response.headers.get("etag")
+                source.last_modified = response.headers.get("last-modified")
+            hints = [
+                feed.ttl_s if feed else None,
+                cache_max_age(response.headers.get("cache-control")) if response else None,
+            ]
+            if feed is not None:
+                source.feed_ttl_s = max((h for h in hints if h), default=None)
+            week_ago = finished - timedelta(days=7)
+            interval = source.poll_interval_s or adaptive_interval(
+                repository.published_since(session, source.id, week_ago),
+                settings.poll_min_interval_s,
+                settings.poll_max_interval_s,
+                source.feed_ttl_s,
+            )
+        else:
+            source.failure_count += 1
+            interval = int(
+                max(
+                    backoff_delay(
+                        source.failure_count, settings.retry_base_s, settings.retry_max_s
+                    ),
+                    report.retry_after_s or 0,
+                )
+            )
         source.next_fetch_at = finished + timedelta(seconds=interval)
+        report.next_fetch_at = source.next_fetch_at
         session.add(
             FetchLog(
                 source_id=report.source_id,
                 started_at=started,
                 finished_at=finished,
                 status=report.status,
-                http_status=http_status,
+                http_status=response.status_code if response is not None else None,
                 entries_seen=report.entries_seen,
                 articles_new=report.articles_new,
                 articles_updated=report.articles_updated,
@@ -306,20 +348,39 @@ def _record_refresh(
         log.info("refresh of %s failed: %s", report.source_name, report.error)
 
 
+def _page_error_summary(report: RefreshReport) -> str | None:
+    if not report.page_errors:
+        return None
+    more = f" (and {len(report.page_errors) - 1} more)" if len(report.page_errors) > 1 else ""
+    return f"{len(report.page_errors)} page(s) could not be used, feed text stored instead: {report.page_errors[0]}{more}"
+
+
 def refresh_all(
     database: Database,
     settings: Settings,
     *,
     progress: RefreshProgress | None = None,
     force: bool = False,
+    include_paused: bool = False,
 ) -> list[RefreshReport]:
-    """Refresh every source, one after the other (each fetches its pages concurrently)."""
+    """Refresh every source (paused ones only if asked), several at once, in source order."""
     with database.session() as session:
-        source_ids = [row.source.id for row in repository.list_sources(session)]
-    with Fetcher(settings) as fetcher:
-        return [
-            refresh_source(
-                database, settings, source_id, fetcher=fetcher, progress=progress, force=force
-            )
-            for source_id in source_ids
+        source_ids = [
+            row.source.id
+            for row in repository.list_sources(session)
+            if include_paused or not row.source.paused
         ]
+    with (
+        Fetcher(settings) as fetcher,
+        ThreadPoolExecutor(
+            max_workers=max(1, settings.refresh_concurrency), thread_name_prefix="refresh"
+        ) as pool,
+    ):
+        return list(
+            pool.map(
+                lambda source_id: refresh_source(
+                    database, settings, source_id, fetcher=fetcher, progress=progress, force=force
+                ),
+                source_ids,
+            )
+        )

@@ -26,12 +26,14 @@ class AddSourceResult:
 
 
 @contextmanager
-def fetcher_for(settings: Settings, fetcher: Fetcher | None) -> Iterator[Fetcher]:
-    """The caller's fetcher, or a new one closed afterwards."""
-    if fetcher is not None:
+def fetcher_for(
+    settings: Settings, fetcher: Fetcher | None, proxy: str | None = None
+) -> Iterator[Fetcher]:
+    """The caller's fetcher, or a new one (through `proxy`, if given) closed afterwards."""
+    if fetcher is not None and proxy is None:
         yield fetcher
         return
-    with Fetcher(settings) as own:
+    with Fetcher(settings, proxy=proxy) as own:
         yield own
 
 

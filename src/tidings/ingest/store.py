@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -27,6 +27,7 @@ _CONTENT_FIELDS = (
     "body",
     "published_at",
     "updated_at",
+    "enclosures",
 )
 
 
@@ -50,6 +51,7 @@ class ArticleData:
     published_at: datetime | None  # None: neither feed nor page says; storage decides
     updated_at: datetime | None
     entry_hash: str
+    enclosures: list[dict[str, object]] = field(default_factory=list)
 
     def content_hash(self) -> str:
         values = asdict(self)
@@ -73,7 +75,7 @@ def stored_content_hash(article: Article) -> str:
 
 def store_article(session: Session, source_id: int, data: ArticleData) -> StoreOutcome:
     """Insert or update; the same data stored twice changes nothing the second time."""
-    article = repository.article_for_entry(session, source_id, data.guid or data.url, [data.url])
+    article = repository.article_for_entry(session, source_id, data.guid, [data.url])
     if data.published_at is None:
         # An undated entry keeps the time it was first seen, so re-fetches do not move it.
         data.published_at = article.published_at if article else datetime.now(UTC)
