@@ -69,8 +69,11 @@ def database(settings: Settings) -> Iterator[Database]:
 
 @pytest.fixture
 def publishers() -> Iterator[PublisherServer]:
-    """The demo publisher server on a free port; tests may override paths on `.site`."""
-    server = PublisherServer(ANCHOR, port=0).start()
+    """The demo publisher server on a free port, without its deliberate faults.
+
+    Tests may override any path on `.site` to simulate changes and faults of their own.
+    """
+    server = PublisherServer(ANCHOR, port=0, faults=False).start()
     yield server
     server.stop()
 
@@ -79,7 +82,8 @@ def publishers() -> Iterator[PublisherServer]:
 def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A database with the whole demo corpus ingested once per test session (copied per use)."""
     path = tmp_path_factory.mktemp("demo") / "demo.db"
-    settings = make_settings(f"sqlite:///{path}")
+    # The demo's slow and oversized pages fail fast, as in `tidings demo`.
+    settings = make_settings(f"sqlite:///{path}", fetch_total_timeout_s=2.0, fetch_max_bytes=2**21)
     database = Database(settings.database_url)
     setup = start_demo(database, settings, publisher_port=0)
     try:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import socket
 from collections import Counter
+from pathlib import Path
 
 from sqlalchemy import func, select
 
-from tidings.config import Settings
+from tests.conftest import make_settings
 from tidings.db.models import Article, Source
 from tidings.db.session import Database
 from tidings.demo.corpus import load_corpus
@@ -41,9 +42,11 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_demo_setup_is_idempotent_and_keeps_its_times(
-    database: Database, settings: Settings
-) -> None:
+def test_demo_setup_is_idempotent_and_keeps_its_times(database: Database, db_path: Path) -> None:
+    # The demo's slow and oversized pages fail fast, as in `tidings demo`.
+    settings = make_settings(
+        f"sqlite:///{db_path}", fetch_total_timeout_s=2.0, fetch_max_bytes=2**21
+    )
     port = free_port()
     first = start_demo(database, settings, publisher_port=port)
     try:

@@ -174,7 +174,7 @@ def test_every_demo_page_extracts_to_its_written_text() -> None:
             where = f"{publisher.slug}/{article.slug}"
             assert extracted.title == article.title, where
             assert extracted.captions == [article.caption], where
-            for paragraph in article.paragraphs:
+            for paragraph in article.text:
                 assert paragraph in extracted.body, where
             for text in chrome:
                 assert text not in extracted.body, (where, text)

@@ -155,7 +155,7 @@ def test_a_changed_page_is_updated_in_place(
         )
         assert stored is not None
         article_id, old_body = stored.id, stored.body
-    corrected = original.replace(article.paragraphs[0], "CORRECTION: " + article.paragraphs[0])
+    corrected = original.replace(article.text[0], "CORRECTION: " + article.text[0])
     publishers.site.overrides[page_path] = Response(
         200, "text/html; charset=utf-8", corrected.encode()
     )
@@ -205,7 +205,7 @@ def test_an_unreachable_page_falls_back_to_the_feed_text(
         stored = session.scalar(select(Article).where(Article.title == article.title))
         assert stored is not None
         assert stored.extracted_from == "feed"
-        assert stored.body.split("\n\n") == list(article.paragraphs)
+        assert stored.body.split("\n\n") == list(article.text)
 
 
 def test_a_crash_half_way_loses_nothing_and_duplicates_nothing(

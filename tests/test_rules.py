@@ -72,8 +72,8 @@ def test_rules_apply_on_refresh_and_survive_bad_input(
     with database.session() as session:
         article = session.scalar(select(Article).where(Article.title == written.title))
         assert article is not None
-        assert written.paragraphs[0] not in article.body
-        assert written.paragraphs[1] in article.body
+        assert written.text[0] not in article.body
+        assert written.text[1] in article.body
 
 
 def test_the_site_template_is_learned_and_dropped(

@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, joinedload
@@ -51,14 +51,33 @@ def source_by_feed_url(session: Session, feed_url: str) -> Source | None:
     return session.scalar(select(Source).where(Source.feed_url == feed_url))
 
 
+FLAG_AFTER = timedelta(days=2)  # a source failing this long is flagged
+
+
 @dataclass
 class SourceRow:
+    """A source with the health figures the sources pages show."""
+
     source: Source
     article_count: int
+    articles_per_day: float = 0.0
+    avg_fetch_ms: int | None = None
+
+    @property
+    def failing_since(self) -> datetime | None:
+        """When the source last worked (or was added), if it has been failing since."""
+        if self.source.status != "error":
+            return None
+        return self.source.last_success_at or self.source.created_at
+
+    @property
+    def flagged(self) -> bool:
+        since = self.failing_since
+        return since is not None and datetime.now(UTC) - since > FLAG_AFTER
 
 
 def list_sources(session: Session) -> list[SourceRow]:
-    """Every source with its article count, in one query."""
+    """Every source with its article count, articles per day and average fetch time."""
     counts = (
         select(Article.source_id, func.count(Article.id).label("n"))
         .group_by(Article.source_id)
@@ -69,7 +88,33 @@ def list_sources(session: Session) -> list[SourceRow]:
         .outerjoin(counts, counts.c.source_id == Source.id)
         .order_by(Source.name, Source.id)
     ).all()
-    return [SourceRow(source, int(count)) for source, count in rows]
+    week_ago = datetime.now(UTC) - timedelta(days=7)
+    recent = dict(
+        session.execute(
+            select(Article.source_id, func.count(Article.id))
+            .where(Article.published_at >= week_ago)
+            .group_by(Article.source_id)
+        ).all()
+    )
+    durations: dict[int, list[float]] = {}
+    for source_id, started, finished in session.execute(
+        select(FetchLog.source_id, FetchLog.started_at, FetchLog.finished_at).where(
+            FetchLog.started_at >= week_ago
+        )
+    ):
+        durations.setdefault(source_id, []).append((finished - started).total_seconds())
+    result = []
+    for source, count in rows:
+        times = durations.get(source.id)
+        result.append(
+            SourceRow(
+                source,
+                int(count),
+                articles_per_day=round(int(recent.get(source.id, 0)) / 7, 1),
+                avg_fetch_ms=int(1000 * sum(times) / len(times)) if times else None,
+            )
+        )
+    return result
 
 
 def due_source_ids(session: Session, now: datetime) -> list[int]:

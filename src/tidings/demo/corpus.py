@@ -20,6 +20,8 @@ class Publisher:
     tagline: str
     caption_style: str
     support_line: str = ""
+    faults: tuple[str, ...] = ()
+    podcasts: int = 0
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,20 @@ class DemoArticle:
     paragraphs: tuple[str, ...]
     tags: tuple[str, ...] = ()
     syndicated_by: tuple[str, ...] = ()
+    # An edit after publication: when, the note the publisher added, and the new text.
+    update_hours_ago: float | None = None
+    update_note: str = ""
+    update_paragraphs: tuple[str, ...] = ()
+
+    @property
+    def text(self) -> tuple[str, ...]:
+        """The paragraphs as the page shows them now (after any edit)."""
+        return self.update_paragraphs or self.paragraphs
+
+    def updated_at(self, anchor: datetime) -> datetime | None:
+        if self.update_hours_ago is None:
+            return None
+        return anchor - timedelta(hours=self.update_hours_ago)
 
     def published_at(self, anchor: datetime) -> datetime:
         return anchor - timedelta(hours=self.hours_ago)
@@ -65,7 +81,10 @@ class Corpus:
 def load_corpus(directory: Path = CORPUS_DIR) -> Corpus:
     """The corpus in `directory` (publishers.toml plus events/*.toml)."""
     with (directory / "publishers.toml").open("rb") as handle:
-        publishers = tuple(Publisher(**entry) for entry in tomllib.load(handle)["publishers"])
+        publishers = tuple(
+            Publisher(**{**entry, "faults": tuple(entry.get("faults", ()))})
+            for entry in tomllib.load(handle)["publishers"]
+        )
     articles: list[DemoArticle] = []
     events: list[str] = []
     for path in sorted((directory / "events").glob("*.toml")):
@@ -87,6 +106,9 @@ def load_corpus(directory: Path = CORPUS_DIR) -> Corpus:
                     paragraphs=tuple(entry["paragraphs"]),
                     tags=tuple(entry.get("tags", ())),
                     syndicated_by=tuple(entry.get("syndicated_by", ())),
+                    update_hours_ago=entry["update"]["hours_ago"] if "update" in entry else None,
+                    update_note=entry.get("update", {}).get("note", ""),
+                    update_paragraphs=tuple(entry.get("update", {}).get("paragraphs", ())),
                 )
             )
     return Corpus(publishers=publishers, articles=tuple(articles), events=tuple(events))

@@ -17,6 +17,7 @@ from tidings.errors import TidingsError
 from tidings.ingest.sources import add_source, register_source
 
 ANCHOR_KEY = "demo.anchor"
+BROKEN_FEEDS = ("broken", "missing", "failing", "slow")
 
 
 @dataclass
@@ -30,8 +31,15 @@ def demo_settings(settings: Settings) -> Settings:
     """The demo's publishers live on 127.0.0.1, so the SSRF guard must let it through."""
     hosts = list(dict.fromkeys([*settings.allow_private_hosts, "127.0.0.1"]))
     # All demo publishers share one local server: politeness delays would only slow the demo.
+    # Short limits make the deliberately slow and oversized demo pages fail within seconds.
     return settings.model_copy(
-        update={"allow_private_hosts": hosts, "fetch_per_host_delay_s": 0.0, "fetch_per_host_concurrency": 8}
+        update={
+            "allow_private_hosts": hosts,
+            "fetch_per_host_delay_s": 0.0,
+            "fetch_per_host_concurrency": 8,
+            "fetch_total_timeout_s": min(settings.fetch_total_timeout_s, 6.0),
+            "fetch_max_bytes": min(settings.fetch_max_bytes, 2 * 1024 * 1024),
+        }
     )
 
 
@@ -66,13 +74,14 @@ def start_demo(database: Database, settings: Settings, publisher_port: int) -> D
     added = 0
     try:
         for publisher in load_corpus().publishers:
-            if publisher.feed == "broken":
-                # A feed that is broken from day one: followed as an OPML import would.
+            if publisher.feed in BROKEN_FEEDS:
+                # Feeds broken from day one: followed as an OPML import would, unchecked.
                 result = register_source(
                     database, server.url(feed_path(publisher)), name=publisher.name
                 )
-            elif publisher.feed == "discovery":
-                # Only the homepage is given; its <link rel="alternate"> leads to the feed.
+            elif publisher.feed in ("discovery", "sitemap"):
+                # Only the homepage is given: its <link rel="alternate">, or for a site
+                # without a feed the sitemap named in robots.txt, leads on.
                 result = add_source(database, settings, server.url(f"/{publisher.slug}/"))
             else:
                 result = add_source(database, settings, server.url(feed_path(publisher)))

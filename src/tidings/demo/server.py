@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
+import io
 import threading
+import wave
 from dataclasses import dataclass
 from datetime import datetime
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from tidings.demo.corpus import Corpus, load_corpus
+from tidings.demo.corpus import Corpus, DemoArticle, Publisher, load_corpus
 from tidings.demo.site import (
     FEED_PATHS,
     render_article_page,
@@ -17,6 +21,7 @@ from tidings.demo.site import (
     render_homepage,
     render_image,
     render_index,
+    render_robots,
 )
 
 
@@ -26,15 +31,25 @@ class Response:
     content_type: str
     body: bytes
     headers: tuple[tuple[str, str], ...] = ()
+    drip_s: float = 0.0  # seconds between single bytes: a server that drips its answer
+    cacheable: bool = False  # sends ETag/Last-Modified and answers conditional GETs with 304
+
+
+# Pages and feeds of the demo's deliberately broken publishers and faulty pages.
+SLOW_DRIP_S = 0.5
+OVERSIZED_PAGE_BYTES = 3 * 1024 * 1024
 
 
 class PublisherSite:
     """Maps a path to a response; tests may override any path to simulate changes and faults."""
 
-    def __init__(self, corpus: Corpus, anchor: datetime, base_url: str) -> None:
+    def __init__(
+        self, corpus: Corpus, anchor: datetime, base_url: str, *, faults: bool = True
+    ) -> None:
         self.corpus = corpus
         self.anchor = anchor
         self.base_url = base_url
+        self.faults = faults  # off: every publisher behaves (tests that are not about faults)
         self.overrides: dict[str, Response] = {}
         self.requests: list[str] = []
         self._lock = threading.Lock()
@@ -50,6 +65,9 @@ class PublisherSite:
     def _render(self, path: str) -> Response:
         if path in ("", "/"):
             return _html(render_index(self.corpus))
+        if path == "/robots.txt":
+            robots = render_robots(self.corpus, self.base_url)
+            return Response(200, "text/plain; charset=utf-8", robots.encode(), cacheable=True)
         parts = path.strip("/").split("/")
         publisher = self.corpus.publisher(parts[0])
         if publisher is None:
@@ -58,18 +76,62 @@ class PublisherSite:
         if rest == "":
             return _html(render_homepage(self.corpus, publisher, self.anchor))
         if rest == FEED_PATHS[publisher.feed]:
-            content_type, document = render_feed(self.corpus, publisher, self.anchor, self.base_url)
-            return Response(200, f"{content_type}; charset=utf-8", document.encode())
-        if len(parts) == 3 and parts[1] in ("news", "images"):
+            return self._feed(publisher)
+        if len(parts) == 3 and parts[1] in ("news", "images", "audio"):
             slug = parts[2].rsplit(".", 1)[0]
             article = self.corpus.article(publisher.slug, slug)
             if article is None:
                 return _not_found()
             if parts[1] == "images":
-                return Response(200, "image/svg+xml", render_image(article).encode())
-            page = render_article_page(self.corpus, publisher, article, self.anchor, self.base_url)
-            return _html(page)
+                return Response(
+                    200, "image/svg+xml", render_image(article).encode(), cacheable=True
+                )
+            if parts[1] == "audio":
+                return Response(200, "audio/wav", _silence(), cacheable=True)
+            return self._page(publisher, article)
         return _not_found()
+
+    def _feed(self, publisher: Publisher) -> Response:
+        if not self.faults:
+            content_type, document = render_feed(self.corpus, publisher, self.anchor, self.base_url)
+            return Response(
+                200, f"{content_type}; charset=utf-8", document.encode(), cacheable=True
+            )
+        if publisher.feed == "missing":
+            return _not_found()
+        if publisher.feed == "failing":
+            return Response(500, "text/html; charset=utf-8", b"<h1>Internal Server Error</h1>")
+        content_type, document = render_feed(self.corpus, publisher, self.anchor, self.base_url)
+        if publisher.feed == "slow":
+            return Response(200, content_type, document.encode(), drip_s=SLOW_DRIP_S)
+        # A UTF-8 feed whose server declares Latin-1: Tidings must notice and say so.
+        charset = "iso-8859-1" if "wrong-charset" in publisher.faults else "utf-8"
+        return Response(
+            200, f"{content_type}; charset={charset}", document.encode(), cacheable=True
+        )
+
+    def _page(self, publisher: Publisher, article: DemoArticle) -> Response:
+        page = render_article_page(self.corpus, publisher, article, self.anchor, self.base_url)
+        newest = self.faults and self.corpus.articles_of(publisher.slug)[0].slug == article.slug
+        if newest and "slow-page" in publisher.faults:
+            return Response(200, "text/html; charset=utf-8", page.encode(), drip_s=SLOW_DRIP_S)
+        if newest and "oversized-page" in publisher.faults:
+            padding = "<!-- " + "x" * OVERSIZED_PAGE_BYTES + " -->"
+            page = page.replace("</body>", padding + "</body>")
+        response = _html(page)
+        response.cacheable = True
+        return response
+
+
+def _silence(seconds: float = 1.0, rate: int = 8000) -> bytes:
+    """A short silent WAV: the demo's podcast enclosures."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as audio:
+        audio.setnchannels(1)
+        audio.setsampwidth(1)
+        audio.setframerate(rate)
+        audio.writeframes(b"\x80" * int(seconds * rate))
+    return buffer.getvalue()
 
 
 def _html(text: str) -> Response:
@@ -89,13 +151,17 @@ class PublisherServer:
         host: str = "127.0.0.1",
         port: int = 8001,
         corpus: Corpus | None = None,
+        *,
+        faults: bool = True,
     ) -> None:
         handler = _make_handler(self)
         self.httpd = ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True
         self.host = host
         self.port = int(self.httpd.server_address[1])
-        self.site = PublisherSite(corpus or load_corpus(), anchor, self.base_url)
+        self.site = PublisherSite(corpus or load_corpus(), anchor, self.base_url, faults=faults)
+        self.last_modified = formatdate(anchor.timestamp(), usegmt=True)
+        self.stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
     @property
@@ -113,6 +179,7 @@ class PublisherServer:
         return self
 
     def stop(self) -> None:
+        self.stopping.set()  # ends dripping responses
         self.httpd.shutdown()
         self.httpd.server_close()
         if self._thread is not None:
@@ -127,7 +194,22 @@ def _make_handler(server: PublisherServer) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             response = server.site.respond(urlsplit(self.path).path)
             body = response.body
-            gzipped = "gzip" in self.headers.get("Accept-Encoding", "") and len(body) > 512
+            validators: list[tuple[str, str]] = []
+            if response.cacheable and response.status == 200:
+                etag = '"' + hashlib.sha1(body, usedforsecurity=False).hexdigest()[:20] + '"'
+                validators = [("ETag", etag), ("Last-Modified", server.last_modified)]
+                if self.headers.get("If-None-Match") == etag:
+                    self.send_response(304)
+                    for name, value in validators:
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+            gzipped = (
+                "gzip" in self.headers.get("Accept-Encoding", "")
+                and len(body) > 512
+                and not response.drip_s
+            )
             if gzipped:
                 body = gzip.compress(body)
             self.send_response(response.status)
@@ -135,10 +217,20 @@ def _make_handler(server: PublisherServer) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(body)))
             if gzipped:
                 self.send_header("Content-Encoding", "gzip")
-            for name, value in response.headers:
+            for name, value in (*response.headers, *validators):
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(body)
+            try:
+                if response.drip_s:
+                    for index in range(len(body)):
+                        if server.stopping.wait(response.drip_s):
+                            return
+                        self.wfile.write(body[index : index + 1])
+                        self.wfile.flush()
+                else:
+                    self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                return  # the client gave up, as it should on a drip
 
         def log_message(self, format: str, *args: object) -> None:
             return  # quiet: the demo prints its own progress

@@ -23,8 +23,14 @@ FEED_PATHS = {
     "jsonfeed": "feed.json",
     "rdf": "index.rdf",
     "discovery": "syndication/latest.xml",
+    "sitemap": "news-sitemap.xml",
     "broken": "rss.xml",
+    "missing": "rss.xml",
+    "failing": "rss.xml",
+    "slow": "rss.xml",
 }
+# Formats whose homepage announces a feed (the sitemap-only site announces none).
+_LINKED_FEEDS = ("rss", "atom", "jsonfeed", "rdf", "discovery")
 _COLOURS = ("#1f6f8b", "#99a8b2", "#e6d5b8", "#6d8b74", "#b85c38", "#5c3d2e", "#2d4263")
 
 
@@ -78,6 +84,10 @@ def image_path(publisher: Publisher, article: DemoArticle) -> str:
     return f"/{publisher.slug}/images/{article.slug}.svg"
 
 
+def audio_path(publisher: Publisher, article: DemoArticle) -> str:
+    return f"/{publisher.slug}/audio/{article.slug}.wav"
+
+
 def feed_path(publisher: Publisher) -> str:
     return f"/{publisher.slug}/{FEED_PATHS[publisher.feed]}"
 
@@ -105,7 +115,7 @@ def render_article_page(
     url = base_url + article_path(publisher, article)
     image = base_url + image_path(publisher, article)
     variant = corpus.publishers.index(publisher) % 3
-    paragraphs = [f"<p>{escape(text)}</p>" for text in article.paragraphs]
+    paragraphs = [f"<p>{escape(text)}</p>" for text in article.text]
     # Ad markers: a classed ad slot, a bare paragraph, or a marker inside the text flow.
     ad_html = (
         f'<div class="ad-slot"><span>{chrome.ad}</span></div>',
@@ -136,6 +146,9 @@ def render_article_page(
         if variant != 2
         else ""
     )
+    updated = article.updated_at(anchor)
+    if updated is not None:
+        meta_dates += f'<meta property="article:modified_time" content="{updated.isoformat()}">'
     nav = "".join(
         f'<li><a href="/{publisher.slug}/">{escape(item)}</a></li>' for item in chrome.nav
     )
@@ -178,6 +191,7 @@ def render_article_page(
   <div class="story-body">
   {"".join(paragraphs)}
   {f"<p>{escape(publisher.support_line)}</p>" if publisher.support_line else ""}
+  {f'<p class="correction"><em>{escape(article.update_note)}</em></p>' if article.update_note else ""}
   </div>
   {_newsletter(chrome, variant)}
 </article>
@@ -256,6 +270,8 @@ def render_homepage(corpus: Corpus, publisher: Publisher, anchor: datetime) -> s
     link = (
         f'<link rel="alternate" type="{_feed_type(publisher)}" title="{escape(publisher.name)}"'
         f' href="{FEED_PATHS[publisher.feed]}">'
+        if publisher.feed in _LINKED_FEEDS
+        else ""
     )
     return f"""<!DOCTYPE html>
 <html lang="{publisher.language}"><head><meta charset="utf-8">
@@ -283,6 +299,8 @@ def render_feed(
             '<?xml version="1.0"?><rss version="2.0"><channel><title>The Static Gazette'
             "<item><title>Unclosed & unescaped <b>markup</title></channel>"
         )
+    if publisher.feed == "sitemap":
+        return "application/xml", render_sitemap(publisher, articles, anchor, base_url)
     if publisher.feed == "jsonfeed":
         return "application/feed+json", _json_feed(publisher, articles, anchor, base_url, site)
     if publisher.feed == "atom":
@@ -376,13 +394,57 @@ def _json_feed(
                 "title": a.title,
                 "summary": a.description,
                 # A wire service ships full text in its feed; Tidings falls back to it.
-                "content_html": "".join(f"<p>{escape(p)}</p>" for p in a.paragraphs),
+                "content_html": "".join(f"<p>{escape(p)}</p>" for p in a.text),
                 "image": base + image_path(publisher, a),
                 "date_published": a.published_at(anchor).isoformat(),
                 "authors": [{"name": a.author}] if a.author else [],
                 "tags": list(a.tags),
+                **(
+                    {
+                        "attachments": [
+                            {
+                                "url": base + audio_path(publisher, a),
+                                "mime_type": "audio/wav",
+                                "title": f"Audio briefing: {a.title}",
+                            }
+                        ]
+                    }
+                    if index < publisher.podcasts
+                    else {}
+                ),
             }
-            for a in articles
+            for index, a in enumerate(articles)
         ],
     }
     return json.dumps(document, ensure_ascii=False, indent=1)
+
+
+def render_sitemap(
+    publisher: Publisher, articles: list[DemoArticle], anchor: datetime, base: str
+) -> str:
+    """A Google News sitemap: the only way in for a site without a feed."""
+    urls = "".join(
+        f"""<url><loc>{base}{article_path(publisher, a)}</loc>
+<lastmod>{(a.updated_at(anchor) or a.published_at(anchor)).isoformat()}</lastmod>
+<news:news><news:publication><news:name>{escape(publisher.name)}</news:name>
+<news:language>{publisher.language}</news:language></news:publication>
+<news:publication_date>{a.published_at(anchor).isoformat()}</news:publication_date>
+<news:title>{escape(a.title)}</news:title></news:news>
+<image:image><image:loc>{base}{image_path(publisher, a)}</image:loc></image:image></url>
+"""
+        for a in articles
+    )
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"
+ xmlns:news="http://www.google.com/schemas/sitemap-news/0.9"
+ xmlns:image="http://www.google.com/schemas/sitemap-image/1.1">
+{urls}</urlset>
+"""
+
+
+def render_robots(corpus: Corpus, base: str) -> str:
+    """One robots.txt for the demo server: sitemaps listed, one private path disallowed."""
+    sitemaps = "".join(
+        f"Sitemap: {base}{feed_path(p)}\n" for p in corpus.publishers if p.feed == "sitemap"
+    )
+    return f"User-agent: *\nDisallow: /private/\n\n{sitemaps}"

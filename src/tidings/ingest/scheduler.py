@@ -11,6 +11,7 @@ from tidings.db import repository
 from tidings.db.session import Database
 from tidings.ingest.http import Fetcher
 from tidings.ingest.pipeline import RefreshReport, refresh_source
+from tidings.ingest.retention import CleanupReport, cleanup, last_report
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +43,26 @@ class Scheduler:
                 reports.append(report)
         return reports
 
+    def cleanup_if_due(self) -> CleanupReport | None:
+        """Run retention when the last cleanup is older than the cleanup interval."""
+        last = last_report(self.database)
+        if last is not None:
+            age = datetime.now(UTC) - datetime.fromisoformat(last.ran_at)
+            if age.total_seconds() < self.settings.cleanup_interval_s:
+                return None
+        if not (
+            self.settings.retention_days
+            or self.settings.disk_budget_mb
+            or _any_source_retention(self.database)
+        ):
+            return None
+        return cleanup(self.database, self.settings)
+
     def _loop(self) -> None:
         while not self._stop.wait(self.tick_s):
             try:
                 self.run_due()
+                self.cleanup_if_due()
             except Exception:  # the loop must outlive any one bad refresh
                 log.exception("scheduled refresh failed")
 
@@ -61,3 +78,15 @@ class Scheduler:
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
+
+
+def _any_source_retention(database: Database) -> bool:
+    from sqlalchemy import select
+
+    from tidings.db.models import Source
+
+    with database.session() as session:
+        return (
+            session.scalar(select(Source.id).where(Source.retention_days.is_not(None)).limit(1))
+            is not None
+        )

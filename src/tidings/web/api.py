@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
 from tidings.db import repository
-from tidings.ingest.sources import rules_of, set_extraction_rules
+from tidings.ingest.sources import (
+    SourceSettings,
+    rules_of,
+    set_extraction_rules,
+    update_source_settings,
+)
 from tidings.web.deps import database_of
 from tidings.web.schemas import (
     ArticleOut,
@@ -53,28 +59,39 @@ def get_article(request: Request, article_id: int) -> ArticleOut:
 @router.get("/sources/{source_id}", response_model=SourceOut, responses=_ERRORS)
 def get_source(request: Request, source_id: int) -> SourceOut:
     with database_of(request).session() as session:
-        source = repository.get_source(session, source_id)
-        return SourceOut.of(source, repository.count_articles(session, source_id))
+        repository.get_source(session, source_id)  # 404 when there is no such source
+        row = next(r for r in repository.list_sources(session) if r.source.id == source_id)
+        return SourceOut.of(row)
 
 
 @router.patch("/sources/{source_id}", response_model=SourceOut, responses=_ERRORS)
 def update_source(request: Request, source_id: int, update: SourceUpdate) -> SourceOut:
-    """Change a source's extraction rules (CSS selectors); a bad selector is a 400 problem."""
+    """Change a source's settings: extraction rules, pause, credentials, proxy, limits.
+
+    Absent fields stay as they are; a bad selector or value is a 400 problem saying why.
+    """
     database = database_of(request)
     with database.session() as session:
         current = rules_of(repository.get_source(session, source_id))
     fields = update.model_fields_set
-    set_extraction_rules(
-        database,
-        source_id,
-        update.extract_body_selector
-        if "extract_body_selector" in fields
-        else current.body_selector,
-        update.extract_remove_selectors or []
-        if "extract_remove_selectors" in fields
-        else current.remove_selectors,
-    )
+    if fields & {"extract_body_selector", "extract_remove_selectors"}:
+        set_extraction_rules(
+            database,
+            source_id,
+            update.extract_body_selector
+            if "extract_body_selector" in fields
+            else current.body_selector,
+            update.extract_remove_selectors or []
+            if "extract_remove_selectors" in fields
+            else current.remove_selectors,
+        )
+    changes = {name: getattr(update, name) for name in _SETTING_FIELDS if name in fields}
+    if changes:
+        update_source_settings(database, source_id, SourceSettings(**changes))
     return get_source(request, source_id)
+
+
+_SETTING_FIELDS = tuple(field.name for field in dataclasses.fields(SourceSettings))
 
 
 @router.get("/sources", response_model=SourceList, responses=_ERRORS)
@@ -82,4 +99,4 @@ def list_sources(request: Request) -> SourceList:
     """Every followed source with its fetch status and article count."""
     with database_of(request).session() as session:
         rows = repository.list_sources(session)
-        return SourceList(items=[SourceOut.of(row.source, row.article_count) for row in rows])
+        return SourceList(items=[SourceOut.of(row) for row in rows])

@@ -26,7 +26,8 @@ _SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' https: http: data:; style-src 'self'; "
+        "default-src 'self'; img-src 'self' https: http: data:; media-src 'self' https: http:; "
+        "style-src 'self'; "
         "script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
     ),
 }

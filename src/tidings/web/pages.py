@@ -13,7 +13,14 @@ from fastapi.templating import Jinja2Templates
 from tidings.db import repository
 from tidings.errors import InvalidInputError, TidingsError
 from tidings.ingest.pipeline import refresh_source
-from tidings.ingest.sources import add_source, rules_of, set_extraction_rules
+from tidings.ingest.retention import cleanup, last_report
+from tidings.ingest.sources import (
+    SourceSettings,
+    add_source,
+    rules_of,
+    set_extraction_rules,
+    update_source_settings,
+)
 from tidings.web.deps import database_of, settings_of
 from tidings.web.timefmt import exact_time, relative_time
 
@@ -100,11 +107,17 @@ def admin_sources(
 ) -> Response:
     with database_of(request).session() as session:
         rows = repository.list_sources(session)
-        return templates.TemplateResponse(
-            request,
-            "admin_sources.html",
-            {"rows": rows, "message": message, "error": error},
-        )
+    return templates.TemplateResponse(
+        request,
+        "admin_sources.html",
+        {
+            "rows": rows,
+            "message": message,
+            "error": error,
+            "cleanup": last_report(database_of(request)),
+            "settings": settings_of(request),
+        },
+    )
 
 
 def _back_to_admin(*, message: str | None = None, error: str | None = None) -> RedirectResponse:
@@ -171,3 +184,63 @@ def admin_set_rules(
         "Rules saved. They apply to pages fetched from now on (tidings refresh --force re-fetches)."
     )
     return RedirectResponse(f"{back}?message={quote(note)}", status_code=303)
+
+
+@router.post("/admin/sources/{source_id}/pause", dependencies=[Depends(require_same_origin)])
+def admin_pause(request: Request, source_id: int) -> Response:
+    source = update_source_settings(database_of(request), source_id, SourceSettings(paused=True))
+    return _back_to_admin(message=f"Paused {source.name}: it will not be polled until resumed")
+
+
+@router.post("/admin/sources/{source_id}/resume", dependencies=[Depends(require_same_origin)])
+def admin_resume(request: Request, source_id: int) -> Response:
+    source = update_source_settings(database_of(request), source_id, SourceSettings(paused=False))
+    return _back_to_admin(message=f"Resumed {source.name}")
+
+
+@router.post("/admin/sources/{source_id}/settings", dependencies=[Depends(require_same_origin)])
+def admin_source_settings(
+    request: Request,
+    source_id: int,
+    user_agent: Annotated[str, Form()] = "",
+    auth_username: Annotated[str, Form()] = "",
+    auth_password: Annotated[str, Form()] = "",
+    cookies: Annotated[str, Form()] = "",
+    clear_secrets: Annotated[str, Form()] = "",
+    proxy_url: Annotated[str, Form()] = "",
+    poll_interval_s: Annotated[str, Form()] = "",
+    page_limit: Annotated[str, Form()] = "",
+    retention_days: Annotated[str, Form()] = "",
+) -> Response:
+    back = f"/admin/sources/{source_id}"
+    try:
+        changes = SourceSettings(
+            user_agent=user_agent,
+            auth_username=auth_username,
+            # Empty secret fields keep what is stored; the checkbox removes them.
+            auth_password="" if clear_secrets else (auth_password or None),
+            cookies="" if clear_secrets else (cookies or None),
+            proxy_url=proxy_url,
+            poll_interval_s=_form_int(poll_interval_s, "poll interval"),
+            page_limit=_form_int(page_limit, "page limit"),
+            retention_days=_form_int(retention_days, "retention"),
+        )
+        update_source_settings(database_of(request), source_id, changes)
+    except InvalidInputError as error:
+        return RedirectResponse(f"{back}?error={quote(str(error))}", status_code=303)
+    return RedirectResponse(f"{back}?message={quote('Settings saved.')}", status_code=303)
+
+
+def _form_int(value: str, name: str) -> int:
+    text = value.strip()
+    if not text:
+        return 0
+    if not text.isdigit():
+        raise InvalidInputError(f"{name} must be a whole number, not {text!r}")
+    return int(text)
+
+
+@router.post("/admin/cleanup", dependencies=[Depends(require_same_origin)])
+def admin_cleanup(request: Request) -> Response:
+    report = cleanup(database_of(request), settings_of(request))
+    return _back_to_admin(message=f"Cleanup: {report.summary()}")

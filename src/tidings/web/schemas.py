@@ -6,7 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, field_serializer
 
-from tidings.db.models import Article, Source
+from tidings.db.models import Article
+from tidings.db.repository import SourceRow
 
 
 class ArticleOut(BaseModel):
@@ -23,6 +24,7 @@ class ArticleOut(BaseModel):
     captions: list[str]
     lead_image: str | None
     body: str
+    enclosures: list[dict[str, object]] = []
 
     @field_serializer("published_at", "updated_at")
     def _iso(self, value: datetime | None) -> str | None:
@@ -44,6 +46,7 @@ class ArticleOut(BaseModel):
             captions=list(article.captions or []),
             lead_image=article.lead_image,
             body=article.body,
+            enclosures=list(article.enclosures or []),
         )
 
 
@@ -66,13 +69,30 @@ class SourceOut(BaseModel):
     article_count: int
     extract_body_selector: str | None = None
     extract_remove_selectors: list[str] = []
+    kind: str = "feed"
+    paused: bool = False
+    last_success_at: datetime | None = None
+    last_warning: str | None = None
+    failure_count: int = 0
+    flagged: bool = False
+    articles_per_day: float = 0.0
+    avg_fetch_ms: int | None = None
+    user_agent: str | None = None
+    auth_username: str | None = None
+    has_password: bool = False  # secrets are write-only
+    has_cookies: bool = False
+    proxy_url: str | None = None
+    page_limit: int | None = None
+    poll_interval_s: int | None = None
+    retention_days: int | None = None
 
-    @field_serializer("last_fetched_at", "next_fetch_at")
+    @field_serializer("last_fetched_at", "next_fetch_at", "last_success_at")
     def _iso(self, value: datetime | None) -> str | None:
         return value.isoformat() if value else None
 
     @classmethod
-    def of(cls, source: Source, article_count: int) -> SourceOut:
+    def of(cls, row: SourceRow) -> SourceOut:
+        source = row.source
         return cls(
             id=source.id,
             name=source.name,
@@ -84,17 +104,42 @@ class SourceOut(BaseModel):
             last_fetched_at=source.last_fetched_at,
             last_error=source.last_error,
             next_fetch_at=source.next_fetch_at,
-            article_count=article_count,
+            article_count=row.article_count,
             extract_body_selector=source.extract_body_selector,
             extract_remove_selectors=list(source.extract_remove_selectors or []),
+            kind=source.kind,
+            paused=source.paused,
+            last_success_at=source.last_success_at,
+            last_warning=source.last_warning,
+            failure_count=source.failure_count,
+            flagged=row.flagged,
+            articles_per_day=row.articles_per_day,
+            avg_fetch_ms=row.avg_fetch_ms,
+            user_agent=source.user_agent,
+            auth_username=source.auth_username,
+            has_password=bool(source.auth_password),
+            has_cookies=bool(source.cookies),
+            proxy_url=source.proxy_url,
+            page_limit=source.page_limit,
+            poll_interval_s=source.poll_interval_s,
+            retention_days=source.retention_days,
         )
 
 
 class SourceUpdate(BaseModel):
-    """Fields a PATCH may change; absent fields stay as they are."""
+    """Fields a PATCH may change; absent fields stay as they are ("" or 0 clears one)."""
 
     extract_body_selector: str | None = Field(default=None, max_length=500)
     extract_remove_selectors: list[str] | None = Field(default=None, max_length=50)
+    paused: bool | None = None
+    user_agent: str | None = Field(default=None, max_length=500)
+    auth_username: str | None = Field(default=None, max_length=300)
+    auth_password: str | None = Field(default=None, max_length=300)
+    cookies: str | None = Field(default=None, max_length=4000)
+    proxy_url: str | None = Field(default=None, max_length=500)
+    page_limit: int | None = Field(default=None, ge=0, le=1000)
+    poll_interval_s: int | None = Field(default=None, ge=0)
+    retention_days: int | None = Field(default=None, ge=0)
 
 
 class SourceList(BaseModel):
