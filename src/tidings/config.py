@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     # Retention: days to keep articles (0 = forever; a source may set its own) and a budget
     # for stored article text in MB (0 = none). Saved articles are never removed.
     retention_days: int = 0
-    disk_budget_mb: int = 0
+    disk_budget_mb: float = 0.0
     cleanup_interval_s: int = 24 * 3600
 
     @field_validator("allow_private_hosts", mode="before")

@@ -153,6 +153,36 @@ def article_for_entry(
     return article
 
 
+@dataclass
+class KnownEntries:
+    """Stored entry fingerprints by canonical URL and by GUID."""
+
+    by_url: dict[str, str]
+    by_guid: dict[str, str]
+
+
+def entry_hashes(
+    session: Session, source_id: int, urls: list[str], guids: list[str], chunk: int = 500
+) -> KnownEntries:
+    """What a refresh needs to skip unchanged entries, in a few queries for any feed size."""
+    known = KnownEntries({}, {})
+    for start in range(0, len(urls), chunk):
+        rows = session.execute(
+            select(Article.url, Article.entry_hash).where(
+                Article.url.in_(urls[start : start + chunk])
+            )
+        )
+        known.by_url.update((url, fingerprint) for url, fingerprint in rows)
+    for start in range(0, len(guids), chunk):
+        rows = session.execute(
+            select(Article.guid, Article.entry_hash).where(
+                Article.source_id == source_id, Article.guid.in_(guids[start : start + chunk])
+            )
+        )
+        known.by_guid.update((guid, fingerprint) for guid, fingerprint in rows if guid)
+    return known
+
+
 def recent_articles(session: Session, source_id: int, limit: int) -> list[Article]:
     query = (
         select(Article)

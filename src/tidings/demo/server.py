@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import io
@@ -33,6 +34,8 @@ class Response:
     headers: tuple[tuple[str, str], ...] = ()
     drip_s: float = 0.0  # seconds between single bytes: a server that drips its answer
     cacheable: bool = False  # sends ETag/Last-Modified and answers conditional GETs with 304
+    require_auth: tuple[str, str] | None = None  # HTTP basic credentials, else 401
+    require_cookie: str | None = None  # a "name=value" the request must carry, else 403
 
 
 # Pages and feeds of the demo's deliberately broken publishers and faulty pages.
@@ -52,11 +55,13 @@ class PublisherSite:
         self.faults = faults  # off: every publisher behaves (tests that are not about faults)
         self.overrides: dict[str, Response] = {}
         self.requests: list[str] = []
+        self.request_headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
 
-    def respond(self, path: str) -> Response:
+    def respond(self, path: str, headers: dict[str, str] | None = None) -> Response:
         with self._lock:
             self.requests.append(path)
+            self.request_headers.append(headers or {})
             override = self.overrides.get(path)
         if override is not None:
             return override
@@ -121,6 +126,19 @@ class PublisherSite:
         response = _html(page)
         response.cacheable = True
         return response
+
+
+def _check_credentials(response: Response, authorization: str, cookie: str) -> Response:
+    if response.require_auth is not None:
+        user, password = response.require_auth
+        expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        if authorization != expected:
+            return Response(
+                401, "text/plain", b"login required", (("WWW-Authenticate", 'Basic realm="feed"'),)
+            )
+    if response.require_cookie is not None and response.require_cookie not in cookie:
+        return Response(403, "text/plain", b"cookie required")
+    return response
 
 
 def _silence(seconds: float = 1.0, rate: int = 8000) -> bytes:
@@ -192,7 +210,10 @@ def _make_handler(server: PublisherServer) -> type[BaseHTTPRequestHandler]:
         disable_nagle_algorithm = True  # headers and body go out without a delayed-ACK stall
 
         def do_GET(self) -> None:
-            response = server.site.respond(urlsplit(self.path).path)
+            response = server.site.respond(urlsplit(self.path).path, dict(self.headers.items()))
+            response = _check_credentials(
+                response, self.headers.get("Authorization", ""), self.headers.get("Cookie", "")
+            )
             body = response.body
             validators: list[tuple[str, str]] = []
             if response.cacheable and response.status == 200:
@@ -209,6 +230,7 @@ def _make_handler(server: PublisherServer) -> type[BaseHTTPRequestHandler]:
                 "gzip" in self.headers.get("Accept-Encoding", "")
                 and len(body) > 512
                 and not response.drip_s
+                and not any(name.lower() == "content-encoding" for name, _ in response.headers)
             )
             if gzipped:
                 body = gzip.compress(body)

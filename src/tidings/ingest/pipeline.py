@@ -215,17 +215,19 @@ def _pending_entries(
     database: Database, report: RefreshReport, entries: list[FeedEntry], force: bool
 ) -> list[tuple[FeedEntry, str]]:
     """Entries that are new or changed since the last refresh, with their fingerprints."""
-    pending: list[tuple[FeedEntry, str]] = []
+    urls = [canonicalize_url(entry.link) for entry in entries]
     with database.session() as session:
-        for entry in entries:
-            fingerprint = entry_hash(entry)
-            stored = repository.article_for_entry(
-                session, report.source_id, entry.guid or None, [canonicalize_url(entry.link)]
-            )
-            if stored is not None and stored.entry_hash == fingerprint and not force:
-                report.articles_unchanged += 1
-            else:
-                pending.append((entry, fingerprint))
+        known = repository.entry_hashes(
+            session, report.source_id, urls, [e.guid for e in entries if e.guid]
+        )
+    pending: list[tuple[FeedEntry, str]] = []
+    for entry, url in zip(entries, urls, strict=True):
+        fingerprint = entry_hash(entry)
+        stored = known.by_url.get(url) or (known.by_guid.get(entry.guid) if entry.guid else None)
+        if stored == fingerprint and not force:
+            report.articles_unchanged += 1
+        else:
+            pending.append((entry, fingerprint))
     return pending
 
 

@@ -175,46 +175,62 @@ class BoundedDecoder:
     """Decompresses gzip/deflate/br chunk by chunk, refusing to produce more than `limit` bytes.
 
     httpx inflates each network chunk whole, so a small gzip bomb becomes a huge allocation
-    before any size check; here the output is capped as it is produced.
+    before any size check; here the output is capped as it is produced. Stacked encodings
+    ("gzip, br") are undone in reverse order.
     """
 
     def __init__(self, encoding: str, limit: int, url: str) -> None:
-        self.encoding = encoding.strip().lower()
         self.limit = limit
         self.url = url
         self.produced = 0
-        self._zlib: zlib._Decompress | None = None
-        self._brotli: brotli.Decompressor | None = None
-        if self.encoding in ("gzip", "x-gzip"):
-            self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 16)
-        elif self.encoding == "deflate":
-            self._zlib = zlib.decompressobj()
-        elif self.encoding == "br":
-            self._brotli = brotli.Decompressor()
-        elif self.encoding not in ("", "identity"):
-            raise FetchError(f"unsupported Content-Encoding {encoding!r} from {url}")
+        names = [name.strip().lower() for name in encoding.split(",")]
+        self._stages = [
+            _Stage(name, url) for name in reversed(names) if name not in ("", "identity")
+        ]
+
+    def feed(self, data: bytes) -> bytes:
+        out = data
+        for stage in self._stages:
+            out = stage.feed(out, self.limit - self.produced + 1)
+            if stage.overflowed:
+                raise self._too_large()
+        self.produced += len(out)
+        if self.produced > self.limit:
+            raise self._too_large()
+        return out
 
     def _too_large(self) -> FetchError:
         return FetchError(
             f"response from {self.url} is larger than {self.limit:,} bytes once decompressed"
         )
 
-    def feed(self, data: bytes) -> bytes:
-        room = self.limit - self.produced + 1
+
+class _Stage:
+    """One content coding of a response."""
+
+    def __init__(self, name: str, url: str) -> None:
+        self.url = url
+        self.overflowed = False
+        self._zlib: zlib._Decompress | None = None
+        self._brotli: brotli.Decompressor | None = None
+        if name in ("gzip", "x-gzip"):
+            self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        elif name == "deflate":
+            self._zlib = zlib.decompressobj()
+        elif name == "br":
+            self._brotli = brotli.Decompressor()
+        else:
+            raise FetchError(f"unsupported Content-Encoding {name!r} from {url}")
+
+    def feed(self, data: bytes, room: int) -> bytes:
         try:
             if self._zlib is not None:
-                out = self._zlib.decompress(data, room)
-                if self._zlib.unconsumed_tail:
-                    raise self._too_large()
-            elif self._brotli is not None:
-                out = self._brotli.process(data, output_buffer_limit=room)
-                if not self._brotli.can_accept_more_data():
-                    raise self._too_large()
-            else:
-                out = data
+                inflated = self._zlib.decompress(data, room)
+                self.overflowed = bool(self._zlib.unconsumed_tail)
+                return inflated
+            assert self._brotli is not None
+            out: bytes = self._brotli.process(data, output_buffer_limit=room)
+            self.overflowed = not self._brotli.can_accept_more_data()
+            return out
         except (zlib.error, brotli.error) as error:
             raise FetchError(f"cannot decompress the response from {self.url}: {error}") from error
-        self.produced += len(out)
-        if self.produced > self.limit:
-            raise self._too_large()
-        return out
