@@ -5,13 +5,14 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run serve test test-fast lint typecheck format system-deps bench bench-extract clean help
+.PHONY: run serve test test-fast lint typecheck format system-deps bench bench-ingest bench-extract clean help
 
 help:
 	@echo "make run        install into .venv and start the demo at http://$(HOST):$(PORT)"
 	@echo "make test       install dev tools and run ruff, mypy --strict and the whole test suite"
 	@echo "make test-fast  the unit and integration tests without the browser, stop at first failure"
 	@echo "make bench      the ingest benchmark (figures go to docs/benchmarks.md by hand)"
+	@echo "make bench-ingest   a 1,000-item local feed, feed-only and with every page fetched"
 	@echo "make bench-extract  Tidings vs trafilatura, readability-lxml, newspaper4k on 181 news pages"
 
 $(BIN)/python:
@@ -60,6 +61,9 @@ test-fast: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/demo_refresh.py
+
+bench-ingest: $(VENV)/.installed-dev
+	$(BIN)/python bench/ingest.py
 
 $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'

@@ -119,6 +119,12 @@ def configure(
     retention_days: Annotated[
         int | None, typer.Option(help="Days to keep articles (0: global setting)")
     ] = None,
+    fetch_pages: Annotated[
+        bool | None,
+        typer.Option(
+            "--fetch-pages/--feed-only", help="Fetch each article's page, or keep the feed's text"
+        ),
+    ] = None,
 ) -> None:
     """Set a source's fetching options: feeds behind a login, proxies, limits, retention."""
     username = password = None
@@ -139,9 +145,11 @@ def configure(
             page_limit=page_limit,
             poll_interval_s=poll_interval,
             retention_days=retention_days,
+            fetch_pages=fetch_pages,
         ),
     )
     facts = {
+        "pages": "fetched and extracted" if updated.fetch_pages else "feed text only",
         "user agent": updated.user_agent or "(default)",
         "basic auth": f"{updated.auth_username}:****" if updated.auth_username else "(none)",
         "cookies": "(set)" if updated.cookies else "(none)",

@@ -65,6 +65,7 @@ class Source(Base):
     # What the source is: a feed, or a sitemap (XML or Google News) of a site without one.
     kind: Mapped[str] = mapped_column(String(20), default="feed")
     page_limit: Mapped[int | None] = mapped_column(Integer)  # sitemap pages taken per refresh
+    fetch_pages: Mapped[bool] = mapped_column(default=True)  # False: the feed's own text only
     paused: Mapped[bool] = mapped_column(default=False)
     # Politeness: validators for conditional GET, failures for back-off, the feed's own hint.
     etag: Mapped[str | None] = mapped_column(String(500))

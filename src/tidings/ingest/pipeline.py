@@ -52,6 +52,7 @@ class _Site:
 
     kind: str
     feed_url: str
+    fetch_pages: bool
     language: str | None
     page_limit: int | None
     options: FetchOptions
@@ -67,6 +68,7 @@ class _Site:
         return cls(
             kind=source.kind or "feed",
             feed_url=source.feed_url,
+            fetch_pages=source.fetch_pages or source.kind == "sitemap",  # a sitemap has no text
             language=source.language,
             page_limit=source.page_limit,
             options=FetchOptions(
@@ -256,6 +258,8 @@ def _fetch_page(
     fetcher: Fetcher, entry: FeedEntry, site: _Site
 ) -> tuple[FetchResult | None, ExtractedArticle | None, str | None]:
     """The entry's page and its extraction; robots.txt is honoured for pages (not feeds)."""
+    if not site.fetch_pages:
+        return None, None, None  # the owner chose the feed's own text for this source
     options = FetchOptions(
         user_agent=site.options.user_agent, auth=site.options.auth, cookies=site.options.cookies
     )

@@ -208,6 +208,7 @@ class SourceSettings:
     """Owner-set fetching settings of one source; None leaves a field as it is."""
 
     paused: bool | None = None
+    fetch_pages: bool | None = None
     user_agent: str | None = None
     auth_username: str | None = None
     auth_password: str | None = None
@@ -240,6 +241,8 @@ def update_source_settings(database: Database, source_id: int, changes: SourceSe
         source = repository.get_source(session, source_id)
         if changes.paused is not None:
             source.paused = changes.paused
+        if changes.fetch_pages is not None:
+            source.fetch_pages = changes.fetch_pages
         for field_name in ("user_agent", "auth_username", "auth_password", "cookies", "proxy_url"):
             value = getattr(changes, field_name)
             if value is not None:

@@ -211,6 +211,7 @@ def admin_source_settings(
     poll_interval_s: Annotated[str, Form()] = "",
     page_limit: Annotated[str, Form()] = "",
     retention_days: Annotated[str, Form()] = "",
+    fetch_pages: Annotated[str, Form()] = "",
 ) -> Response:
     back = f"/admin/sources/{source_id}"
     try:
@@ -224,6 +225,7 @@ def admin_source_settings(
             poll_interval_s=_form_int(poll_interval_s, "poll interval"),
             page_limit=_form_int(page_limit, "page limit"),
             retention_days=_form_int(retention_days, "retention"),
+            fetch_pages=bool(fetch_pages),
         )
         update_source_settings(database_of(request), source_id, changes)
     except InvalidInputError as error:

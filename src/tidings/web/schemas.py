@@ -71,6 +71,7 @@ class SourceOut(BaseModel):
     extract_remove_selectors: list[str] = []
     kind: str = "feed"
     paused: bool = False
+    fetch_pages: bool = True
     last_success_at: datetime | None = None
     last_warning: str | None = None
     failure_count: int = 0
@@ -109,6 +110,7 @@ class SourceOut(BaseModel):
             extract_remove_selectors=list(source.extract_remove_selectors or []),
             kind=source.kind,
             paused=source.paused,
+            fetch_pages=source.fetch_pages,
             last_success_at=source.last_success_at,
             last_warning=source.last_warning,
             failure_count=source.failure_count,
@@ -132,6 +134,7 @@ class SourceUpdate(BaseModel):
     extract_body_selector: str | None = Field(default=None, max_length=500)
     extract_remove_selectors: list[str] | None = Field(default=None, max_length=50)
     paused: bool | None = None
+    fetch_pages: bool | None = None
     user_agent: str | None = Field(default=None, max_length=500)
     auth_username: str | None = Field(default=None, max_length=300)
     auth_password: str | None = Field(default=None, max_length=300)

@@ -19,6 +19,7 @@ depends_on: str | Sequence[str] | None = None
 _SOURCE_COLUMNS: list[sa.Column[Any]] = [
     sa.Column("kind", sa.String(length=20), nullable=False, server_default="feed"),
     sa.Column("page_limit", sa.Integer(), nullable=True),
+    sa.Column("fetch_pages", sa.Boolean(), nullable=False, server_default=sa.true()),
     sa.Column("paused", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Column("etag", sa.String(length=500), nullable=True),
     sa.Column("last_modified", sa.String(length=100), nullable=True),
