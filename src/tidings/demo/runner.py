@@ -65,12 +65,14 @@ def ensure_port_free(host: str, port: int, flag: str) -> None:
             ) from error
 
 
-def start_demo(database: Database, settings: Settings, publisher_port: int) -> DemoSetup:
+def start_demo(
+    database: Database, settings: Settings, publisher_port: int, *, faults: bool = True
+) -> DemoSetup:
     """Upgrade the schema, start the publishers and follow each of them (idempotent)."""
     upgrade(database)
     anchor = demo_anchor(database)
     ensure_port_free("127.0.0.1", publisher_port, "--publisher-port")
-    server = PublisherServer(anchor, port=publisher_port).start()
+    server = PublisherServer(anchor, port=publisher_port, faults=faults).start()
     added = 0
     try:
         for publisher in load_corpus().publishers:
