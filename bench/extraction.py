@@ -112,28 +112,34 @@ def load_pages(data: Path) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
     return {key: value["articleBody"] for key, value in truth.items()}, pages
 
 
-def _run_in_child(name: str, data: str, queue: multiprocessing.Queue[Run]) -> None:
+def _run_in_child(name: str, data: str, repeat: int, queue: multiprocessing.Queue[Run]) -> None:
     warnings.simplefilter("ignore")  # peers warn about dates and optional packages
     _, pages = load_pages(Path(data))
     extractor = EXTRACTORS[name]()
     predictions: dict[str, str] = {}
     errors = 0
-    clock = time.perf_counter()
-    for key, (html, url) in pages.items():
-        try:
-            predictions[key] = extractor(html, url)
-        except Exception:  # a peer's crash on one page counts as empty output
-            predictions[key] = ""
-            errors += 1
-    seconds = time.perf_counter() - clock
+    best = float("inf")
+    # The best of `repeat` passes: a shared 2-core machine adds noise, never speed.
+    for attempt in range(repeat):
+        clock = time.perf_counter()
+        for key, (html, url) in pages.items():
+            try:
+                output = extractor(html, url)
+            except Exception:  # a peer's crash on one page counts as empty output
+                output = ""
+                if attempt == 0:
+                    errors += 1
+            if attempt == 0:
+                predictions[key] = output
+        best = min(best, time.perf_counter() - clock)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    queue.put(Run(name, predictions, seconds, peak_mb, errors))
+    queue.put(Run(name, predictions, best, peak_mb, errors))
 
 
-def run_extractor(name: str, data: Path) -> Run:
+def run_extractor(name: str, data: Path, repeat: int) -> Run:
     context = multiprocessing.get_context("spawn")
     queue: multiprocessing.Queue[Run] = context.Queue()
-    process = context.Process(target=_run_in_child, args=(name, str(data), queue))
+    process = context.Process(target=_run_in_child, args=(name, str(data), repeat, queue))
     process.start()
     result = queue.get()
     process.join()
@@ -148,6 +154,9 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", choices=sorted(EXTRACTORS), help="extractors to run")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table too")
     parser.add_argument("--dump", type=Path, help="write each extractor's outputs here as JSON")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="passes per extractor; the best time counts"
+    )
     args = parser.parse_args()
     if not (args.data / "ground-truth.json").exists():
         sys.exit(f"benchmark data not found at {args.data}")
@@ -158,7 +167,7 @@ def main() -> None:
     print(f"{len(pages)} pages from {args.data}\n")
     print(header)
     for name in names:
-        run = run_extractor(name, args.data)
+        run = run_extractor(name, args.data, args.repeat)
         scores = score((truths[key], run.predictions.get(key, "")) for key in truths)
         rate = len(pages) / run.seconds
         rows.append((name, scores, rate, run.peak_mb, run.errors))

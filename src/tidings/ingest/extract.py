@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -15,7 +16,12 @@ from lxml.html import HtmlElement
 from tidings.errors import ExtractionError
 from tidings.ingest.chunks import chunk_groups, restore_chunks
 from tidings.ingest.clean import block_texts, clean_paragraphs, drop_link_lists, take_page_parts
-from tidings.ingest.metadata import normalize_language, page_metadata
+from tidings.ingest.metadata import (
+    authors_from_byline,
+    date_from_page,
+    normalize_language,
+    page_metadata,
+)
 from tidings.ingest.rules import ExtractionRules, body_elements, remove_matching
 from tidings.ingest.text import element_blocks
 
@@ -88,6 +94,9 @@ def extract_article(
     """
     tree = parse_html(html)
     meta = page_metadata(tree, url)
+    # Only pages whose metadata has no date pay for a search of the page (on a copy: the
+    # date finder prunes the tree it is given).
+    published = meta.published_at or date_from_page(copy.deepcopy(tree))
     rules = rules or ExtractionRules()
     remove_matching(tree, rules)
     parts = take_page_parts(tree)
@@ -98,12 +107,13 @@ def extract_article(
         groups = chunk_groups(tree)  # before trafilatura, which prunes the tree it is given
         blocks = restore_chunks(_body_blocks(tree, url), groups)
     paragraphs, inline_captions = clean_paragraphs(blocks, title=meta.title)
-    byline = parts.byline or (f"By {', '.join(meta.authors)}" if meta.authors else None)
+    authors = meta.authors or authors_from_byline(parts.byline)
+    byline = parts.byline or (f"By {', '.join(authors)}" if authors else None)
     return ExtractedArticle(
         title=meta.title,
-        authors=meta.authors,
+        authors=authors,
         byline=byline,
-        published_at=meta.published_at,
+        published_at=published,
         updated_at=meta.updated_at,
         language=meta.language,
         publisher=meta.publisher,

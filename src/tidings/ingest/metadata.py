@@ -232,3 +232,30 @@ def _absolute(base: str | None, value: Any) -> str | None:
     if not isinstance(value, str) or not value.strip():
         return None
     return urljoin(base, value.strip()) if base else value.strip()
+
+
+_BYLINE_PREFIX = re.compile(r"^\s*(?:by|written by|words by|von|par|por)\s*:?\s+", re.IGNORECASE)
+_BYLINE_TAIL = re.compile(
+    r"\s*(?:[|•·,]|\b(?:updated|published|posted)\b|\d{1,2}\s*(?:hours?|minutes?)\b).*$",
+    re.IGNORECASE,
+)
+
+
+def authors_from_byline(byline: str | None) -> list[str]:
+    """Names from a byline such as "By Ada Brennan and Li Wei | 3 hours ago"."""
+    if not byline or not _BYLINE_PREFIX.match(byline):
+        return []
+    names = _BYLINE_TAIL.sub("", _BYLINE_PREFIX.sub("", byline))
+    parts = re.split(r"\s*(?:,|\band\b|&)\s*", names)
+    return [p.strip() for p in parts if 2 <= len(p.strip()) <= 60 and p.strip()[0].isupper()]
+
+
+def date_from_page(tree: HtmlElement) -> datetime | None:
+    """A publication date from the page's text and URLs (htmldate), when no metadata says."""
+    from htmldate import find_date  # trafilatura's own date finder, used only as a fallback
+
+    try:
+        found = find_date(tree, extensive_search=False, original_date=True)
+    except (ValueError, TypeError):
+        return None
+    return parse_date(found) if isinstance(found, str) else None
