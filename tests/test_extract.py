@@ -12,6 +12,7 @@ from tidings.demo.server import PublisherServer
 from tidings.demo.site import article_path, render_article_page
 from tidings.ingest.clean import is_caption, strip_inline_ads
 from tidings.ingest.extract import extract_article, normalize_language
+from tidings.ingest.metadata import authors_from_byline
 
 PAGES = DATA / "pages"
 
@@ -193,3 +194,29 @@ def test_extracting_from_the_live_demo_server(publishers: PublisherServer) -> No
     extracted = extract_article(httpx.get(url).text, url)
     assert extracted.canonical_url == url
     assert extracted.published_at == article.published_at(ANCHOR)
+
+
+@pytest.mark.parametrize(
+    ("byline", "authors"),
+    [
+        ("By Ada Brennan", ["Ada Brennan"]),
+        ("By Ada Brennan and Li Wei | 3 hours ago", ["Ada Brennan", "Li Wei"]),
+        ("Written by: Noor Haddad, Pia Lindqvist", ["Noor Haddad", "Pia Lindqvist"]),
+        ("Staff reporter", []),
+        (None, []),
+    ],
+)
+def test_authors_from_bylines(byline: str | None, authors: list[str]) -> None:
+    assert authors_from_byline(byline) == authors
+
+
+def test_a_page_without_date_metadata_gets_its_date_from_the_page() -> None:
+    html = (
+        "<html><head><title>Dated</title></head><body><article><h1>Dated</h1>"
+        "<p class='date'>Published 2026-11-18</p>"
+        "<p>A paragraph long enough to count as the body of an article for the extractor.</p>"
+        "</article></body></html>"
+    )
+    article = extract_article(html, "https://x.example/2026/11/18/dated")
+    assert article.published_at is not None
+    assert article.published_at.date().isoformat() == "2026-11-18"

@@ -236,8 +236,11 @@ def _absolute(base: str | None, value: Any) -> str | None:
 
 _BYLINE_PREFIX = re.compile(r"^\s*(?:by|written by|words by|von|par|por)\s*:?\s+", re.IGNORECASE)
 _BYLINE_TAIL = re.compile(
-    r"\s*(?:[|•·,]|\b(?:updated|published|posted)\b|\d{1,2}\s*(?:hours?|minutes?)\b).*$",
+    r"\s*(?:[|•·]|\b(?:updated|published|posted)\b|\d{1,2}\s*(?:hours?|minutes?)\b).*$",
     re.IGNORECASE,
+)
+_ROLE_WORDS = re.compile(
+    r"\b(reporter|correspondent|editor|staff|writer|contributor|columnist)\b", re.IGNORECASE
 )
 
 
@@ -246,8 +249,12 @@ def authors_from_byline(byline: str | None) -> list[str]:
     if not byline or not _BYLINE_PREFIX.match(byline):
         return []
     names = _BYLINE_TAIL.sub("", _BYLINE_PREFIX.sub("", byline))
-    parts = re.split(r"\s*(?:,|\band\b|&)\s*", names)
-    return [p.strip() for p in parts if 2 <= len(p.strip()) <= 60 and p.strip()[0].isupper()]
+    parts = [part.strip() for part in re.split(r"\s*(?:,|\band\b|&)\s*", names)]
+    return [
+        part
+        for part in parts
+        if 2 <= len(part) <= 60 and part[0].isupper() and not _ROLE_WORDS.search(part)
+    ]
 
 
 def date_from_page(tree: HtmlElement) -> datetime | None:
