@@ -440,3 +440,15 @@ def test_retention_keeps_saved_articles(
     budget = cleanup(database, make_settings(database.url, disk_budget_mb=0.0001))  # type: ignore[arg-type]
     assert budget.removed_by_budget == 1
     assert article_count(database) == 1  # only the saved one is left
+
+
+def test_a_source_fetched_through_its_proxy(
+    database: Database, settings: Settings, publishers: PublisherServer
+) -> None:
+    # The publisher server also answers proxy requests (absolute-form request targets).
+    source = add_source(database, settings, publishers.url("/coastline-post/index.rdf")).source
+    update_source_settings(database, source.id, SourceSettings(proxy_url=publishers.base_url))
+    report = refresh_source(database, settings, source.id)
+    assert report.status == "ok"
+    targets = [headers.get("X-Request-Target", "") for headers in publishers.site.request_headers]
+    assert publishers.url("/coastline-post/index.rdf") in targets  # sent to the proxy in full

@@ -47,7 +47,6 @@ class Settings(BaseSettings):
 
     # Scheduler: polling adapts to how often each source publishes, within these bounds;
     # failing sources back off exponentially from the retry base up to the maximum.
-    poll_interval_s: int = 1800
     poll_min_interval_s: int = 300
     poll_max_interval_s: int = 6 * 3600
     retry_base_s: int = 300

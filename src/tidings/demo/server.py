@@ -210,7 +210,9 @@ def _make_handler(server: PublisherServer) -> type[BaseHTTPRequestHandler]:
         disable_nagle_algorithm = True  # headers and body go out without a delayed-ACK stall
 
         def do_GET(self) -> None:
-            response = server.site.respond(urlsplit(self.path).path, dict(self.headers.items()))
+            # A proxy request carries the absolute URL ("GET http://host/path"): kept in headers.
+            headers = {**dict(self.headers.items()), "X-Request-Target": self.path}
+            response = server.site.respond(urlsplit(self.path).path, headers)
             response = _check_credentials(
                 response, self.headers.get("Authorization", ""), self.headers.get("Cookie", "")
             )

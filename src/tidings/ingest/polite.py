@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.robotparser import RobotFileParser
 
@@ -165,10 +165,6 @@ def adaptive_interval(
     if feed_hint_s:
         interval = max(interval, feed_hint_s)
     return int(max(min_s, min(max_s, interval)))
-
-
-def next_poll(now: datetime, seconds: float) -> datetime:
-    return now + timedelta(seconds=seconds)
 
 
 class BoundedDecoder:

@@ -18,7 +18,7 @@ from tidings.ingest.feeds import ParsedFeed, parse_feed
 from tidings.ingest.http import ACCEPT_FEED, Fetcher, FetchResult
 from tidings.ingest.metadata import normalize_language
 from tidings.ingest.rules import ExtractionRules, make_rules
-from tidings.ingest.sitemaps import looks_like_sitemap, parse_sitemap
+from tidings.ingest.sitemaps import as_feed, looks_like_sitemap, parse_sitemap
 
 
 @dataclass
@@ -91,7 +91,7 @@ def _find_feed(fetcher: Fetcher, url: str) -> tuple[str, ParsedFeed, str]:
     """(feed URL, parsed feed, kind) for a feed URL or a site URL; kind is feed or sitemap."""
     response = fetcher.fetch(url, accept=ACCEPT_FEED)
     if looks_like_sitemap(response.content):
-        return url, _sitemap_feed(fetcher, url, response), "sitemap"
+        return url, as_feed(parse_sitemap(response.content, url).entries, None), "sitemap"
     try:
         return url, parse_response(response), "feed"
     except FeedParseError as not_a_feed:
@@ -108,7 +108,7 @@ def _find_feed(fetcher: Fetcher, url: str) -> tuple[str, ParsedFeed, str]:
         try:
             page = fetcher.fetch(candidate, accept=ACCEPT_FEED)
             if looks_like_sitemap(page.content):
-                feed = _sitemap_feed(fetcher, candidate, page)
+                feed = as_feed(parse_sitemap(page.content, candidate).entries, None)
                 feed.title = _html_title(response.text)  # the site's name, from its homepage
                 return candidate, feed, "sitemap"
         except TidingsError:
@@ -129,17 +129,6 @@ def _sitemap_candidates(fetcher: Fetcher, site_url: str) -> list[str]:
         urljoin(site_url, name) for name in ("news-sitemap.xml", "sitemap.xml", "/sitemap.xml")
     ]
     return list(dict.fromkeys([*named, *usual]))
-
-
-def _sitemap_feed(fetcher: Fetcher, url: str, response: FetchResult) -> ParsedFeed:
-    sitemap = parse_sitemap(response.content, url)
-    return ParsedFeed(
-        format="sitemap",
-        title=None,
-        site_url=None,
-        language=None,
-        entries=sitemap.entries,
-    )
 
 
 def parse_response(response: FetchResult) -> ParsedFeed:
