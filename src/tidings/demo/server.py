@@ -36,6 +36,7 @@ class Response:
     cacheable: bool = False  # sends ETag/Last-Modified and answers conditional GETs with 304
     require_auth: tuple[str, str] | None = None  # HTTP basic credentials, else 401
     require_cookie: str | None = None  # a "name=value" the request must carry, else 403
+    delay_s: float = 0.0  # seconds before answering at all: a slow server
 
 
 # Pages and feeds of the demo's deliberately broken publishers and faulty pages.
@@ -213,6 +214,8 @@ def _make_handler(server: PublisherServer) -> type[BaseHTTPRequestHandler]:
             # A proxy request carries the absolute URL ("GET http://host/path"): kept in headers.
             headers = {**dict(self.headers.items()), "X-Request-Target": self.path}
             response = server.site.respond(urlsplit(self.path).path, headers)
+            if response.delay_s and server.stopping.wait(response.delay_s):
+                return
             response = _check_credentials(
                 response, self.headers.get("Authorization", ""), self.headers.get("Cookie", "")
             )

@@ -1,0 +1,124 @@
+"""Property tests (hypothesis): hostile input never raises unexpectedly and invariants hold."""
+
+from __future__ import annotations
+
+import string
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tidings.errors import TidingsError
+from tidings.ingest.clean import clean_paragraphs, is_caption, strip_inline_ads
+from tidings.ingest.extract import extract_article
+from tidings.ingest.feeds import parse_feed
+from tidings.ingest.sitemaps import parse_sitemap
+from tidings.ingest.text import html_to_text
+from tidings.ingest.urls import canonicalize_url
+
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+url_part = st.text(alphabet=string.ascii_letters + string.digits + "-._~%/?=&#:@+", max_size=40)
+
+
+@FUZZ
+@given(
+    scheme=st.sampled_from(["http", "https", "HTTP", "HtTpS"]),
+    host=st.from_regex(r"[A-Za-z0-9]{1,12}(\.[A-Za-z]{2,6}){1,2}", fullmatch=True),
+    port=st.one_of(st.none(), st.integers(min_value=1, max_value=65535)),
+    rest=url_part,
+)
+def test_canonicalisation_is_idempotent(
+    scheme: str, host: str, port: int | None, rest: str
+) -> None:
+    url = f"{scheme}://{host}{f':{port}' if port else ''}/{rest}"
+    once = canonicalize_url(url)
+    assert canonicalize_url(once) == once
+    assert "#" not in once
+    assert once.startswith(("http://", "https://"))
+    assert "utm_" not in once.split("?", 1)[-1] or "?" not in once
+
+
+XMLISH = st.text(
+    alphabet=st.sampled_from(list("<>/=\"' &;abcdefghijklmnopqrstuvwxyz?!-:[]{}0123456789")),
+    max_size=300,
+)
+
+
+@FUZZ
+@given(
+    head=st.sampled_from(
+        [
+            "",
+            '<?xml version="1.0"?>',
+            '<rss version="2.0"><channel>',
+            '<feed xmlns="http://www.w3.org/2005/Atom">',
+            '{"version": "https://jsonfeed.org/version/1.1", "items": [',
+        ]
+    ),
+    body=XMLISH,
+)
+def test_feed_parsing_either_parses_or_says_why(head: str, body: str) -> None:
+    try:
+        feed = parse_feed((head + body).encode(), "https://fuzz.example/feed")
+    except TidingsError as error:
+        problem = str(error)
+    else:
+        problem = ""
+    if problem:
+        assert "fuzz.example" in problem  # a clear message naming the feed
+        return
+    for entry in feed.entries:
+        assert entry.link.startswith("https://") or entry.link.startswith("http")
+
+
+@FUZZ
+@given(body=XMLISH)
+def test_sitemap_parsing_either_parses_or_says_why(body: str) -> None:
+    document = (
+        '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">' + body
+    )
+    try:
+        sitemap = parse_sitemap(document.encode(), "https://fuzz.example/sitemap.xml")
+    except TidingsError:
+        return
+    assert all(entry.link for entry in sitemap.entries)
+
+
+HTMLISH = st.text(
+    alphabet=st.sampled_from(
+        list("<>/=\"' &;#pdivspanfigcaptionarticle\n ADVERTISEMENTPhoto:廣告圖：")
+    ),
+    max_size=400,
+)
+
+
+@FUZZ
+@given(html=HTMLISH)
+def test_extraction_never_crashes_and_never_keeps_markup(html: str) -> None:
+    try:
+        article = extract_article(
+            "<html><body>" + html + "</body></html>", "https://fuzz.example/a"
+        )
+    except TidingsError:
+        return
+    for paragraph in article.body.split("\n\n"):
+        assert paragraph == paragraph.strip()
+        assert paragraph.upper() != "ADVERTISEMENT"
+    assert "<script" not in article.body.lower()
+
+
+@FUZZ
+@given(blocks=st.lists(st.text(max_size=120), max_size=12), title=st.text(max_size=40))
+def test_cleanup_invariants(blocks: list[str], title: str) -> None:
+    body, captions = clean_paragraphs(blocks, title=title)
+    assert all(text and text == text.strip() for text in body)
+    assert all(is_caption(caption) for caption in captions)
+    assert all(strip_inline_ads(text) == text for text in body)  # stable: nothing left to strip
+
+
+@FUZZ
+@given(fragment=HTMLISH)
+def test_html_to_text_is_plain(fragment: str) -> None:
+    text = html_to_text(fragment)
+    assert "\n\n\n" not in text
+    assert text == text.strip()
