@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from tidings.cli.common import app, console, database_from_env, friendly_errors
+from tidings.cli.common import app, console, database_from_env, err_console, friendly_errors
 from tidings.config import get_settings
 from tidings.db import repository
+from tidings.errors import InvalidInputError
+from tidings.ingest.opml import export_opml, import_opml
 from tidings.ingest.retention import cleanup
 from tidings.ingest.sources import (
     SourceSettings,
@@ -203,3 +207,34 @@ def rules(
     console.print(
         f"remove selectors: {', '.join(current.remove_selectors) or '(none)'}", highlight=False
     )
+
+
+@app.command("import-opml")
+@friendly_errors
+def import_opml_command(
+    path: Annotated[Path, typer.Argument(help="An OPML file exported from another reader")],
+) -> None:
+    """Follow every feed of an OPML file (folders become categories; duplicates skipped)."""
+    if not path.is_file():
+        raise InvalidInputError(f"{path}: no such file")
+    with path.open("rb") as stream:
+        report = import_opml(database_from_env(), stream)
+    for url, reason in report.invalid:
+        err_console.print(f"skipped {url}: {reason}", highlight=False)
+    console.print(f"{report.summary()}. Fetch them now with: tidings refresh", highlight=False)
+
+
+@app.command("export-opml")
+@friendly_errors
+def export_opml_command(
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write here instead of stdout")
+    ] = None,
+) -> None:
+    """Write every source as OPML 2.0, to move to (or back up for) another reader."""
+    document = export_opml(database_from_env())
+    if output is None:
+        sys.stdout.write(document.decode())
+    else:
+        output.write_bytes(document)
+        console.print(f"Wrote {output}", highlight=False)

@@ -53,6 +53,7 @@ class Source(Base):
     name: Mapped[str] = mapped_column(String(300))
     feed_url: Mapped[str] = mapped_column(String(2000), unique=True)
     site_url: Mapped[str | None] = mapped_column(String(2000))
+    category: Mapped[str | None] = mapped_column(String(300))  # the owner's folder (OPML)
     feed_format: Mapped[str | None] = mapped_column(String(20))
     language: Mapped[str | None] = mapped_column(String(20))
     poll_interval_s: Mapped[int | None] = mapped_column(Integer)

@@ -69,7 +69,12 @@ def add_source(
 
 
 def register_source(
-    database: Database, feed_url: str, *, name: str | None = None, site_url: str | None = None
+    database: Database,
+    feed_url: str,
+    *,
+    name: str | None = None,
+    site_url: str | None = None,
+    category: str | None = None,
 ) -> AddSourceResult:
     """Follow a feed URL without fetching it first (OPML import, the demo's broken feed)."""
     with database.session() as session:
@@ -80,6 +85,7 @@ def register_source(
             name=name or urlsplit(feed_url).hostname or feed_url,
             feed_url=feed_url,
             site_url=site_url,
+            category=category,
             status="new",
         )
         session.add(source)
@@ -198,6 +204,7 @@ class SourceSettings:
 
     paused: bool | None = None
     fetch_pages: bool | None = None
+    category: str | None = None
     user_agent: str | None = None
     auth_username: str | None = None
     auth_password: str | None = None
@@ -232,7 +239,14 @@ def update_source_settings(database: Database, source_id: int, changes: SourceSe
             source.paused = changes.paused
         if changes.fetch_pages is not None:
             source.fetch_pages = changes.fetch_pages
-        for field_name in ("user_agent", "auth_username", "auth_password", "cookies", "proxy_url"):
+        for field_name in (
+            "category",
+            "user_agent",
+            "auth_username",
+            "auth_password",
+            "cookies",
+            "proxy_url",
+        ):
             value = getattr(changes, field_name)
             if value is not None:
                 setattr(source, field_name, value.strip() or None)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from tidings.db import repository
+from tidings.ingest.opml import export_opml, import_opml
 from tidings.ingest.sources import (
     SourceSettings,
     rules_of,
@@ -100,3 +104,25 @@ def list_sources(request: Request) -> SourceList:
     with database_of(request).session() as session:
         rows = repository.list_sources(session)
         return SourceList(items=[SourceOut.of(row) for row in rows])
+
+
+@router.get("/opml", response_class=Response, responses={200: {"content": {"text/x-opml": {}}}})
+def get_opml(request: Request) -> Response:
+    """Every source as OPML 2.0."""
+    return Response(
+        export_opml(database_of(request)),
+        media_type="text/x-opml",
+        headers={"Content-Disposition": 'attachment; filename="tidings.opml"'},
+    )
+
+
+@router.post("/opml", responses=_ERRORS)
+async def post_opml(request: Request) -> dict[str, Any]:
+    """Import an OPML document sent as the request body; returns what was added and skipped."""
+    body = await request.body()
+    report = await run_in_threadpool(import_opml, database_of(request), io.BytesIO(body))
+    return {
+        "added": report.added,
+        "skipped": report.skipped,
+        "invalid": [{"url": url, "reason": reason} for url, reason in report.invalid],
+    }

@@ -6,12 +6,14 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote, urlsplit
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from tidings.db import repository
 from tidings.errors import InvalidInputError, TidingsError
+from tidings.ingest.opml import import_opml
 from tidings.ingest.pipeline import refresh_source
 from tidings.ingest.retention import cleanup, last_report
 from tidings.ingest.sources import (
@@ -246,3 +248,13 @@ def _form_int(value: str, name: str) -> int:
 def admin_cleanup(request: Request) -> Response:
     report = cleanup(database_of(request), settings_of(request))
     return _back_to_admin(message=f"Cleanup: {report.summary()}")
+
+
+@router.post("/admin/opml", dependencies=[Depends(require_same_origin)])
+async def admin_import_opml(request: Request, opml: Annotated[UploadFile, File()]) -> Response:
+    try:
+        report = await run_in_threadpool(import_opml, database_of(request), opml.file)
+    except InvalidInputError as error:
+        return _back_to_admin(error=str(error))
+    invalid = "".join(f"; {url}: {reason}" for url, reason in report.invalid[:3])
+    return _back_to_admin(message=f"OPML import: {report.summary()}{invalid}")

@@ -70,6 +70,7 @@ class SourceOut(BaseModel):
     extract_body_selector: str | None = None
     extract_remove_selectors: list[str] = []
     kind: str = "feed"
+    category: str | None = None
     paused: bool = False
     fetch_pages: bool = True
     last_success_at: datetime | None = None
@@ -109,6 +110,7 @@ class SourceOut(BaseModel):
             extract_body_selector=source.extract_body_selector,
             extract_remove_selectors=list(source.extract_remove_selectors or []),
             kind=source.kind,
+            category=source.category,
             paused=source.paused,
             fetch_pages=source.fetch_pages,
             last_success_at=source.last_success_at,
@@ -135,6 +137,7 @@ class SourceUpdate(BaseModel):
     extract_remove_selectors: list[str] | None = Field(default=None, max_length=50)
     paused: bool | None = None
     fetch_pages: bool | None = None
+    category: str | None = Field(default=None, max_length=300)
     user_agent: str | None = Field(default=None, max_length=500)
     auth_username: str | None = Field(default=None, max_length=300)
     auth_password: str | None = Field(default=None, max_length=300)
