@@ -452,3 +452,13 @@ def test_a_source_fetched_through_its_proxy(
     assert report.status == "ok"
     targets = [headers.get("X-Request-Target", "") for headers in publishers.site.request_headers]
     assert publishers.url("/coastline-post/index.rdf") in targets  # sent to the proxy in full
+
+
+def test_scheduler_runs_cleanup_once_a_day(database: Database) -> None:
+    quiet = Scheduler(database, make_settings(database.url))
+    assert quiet.cleanup_if_due() is None  # no retention configured: nothing to do
+    scheduler = Scheduler(database, make_settings(database.url, retention_days=30))
+    first = scheduler.cleanup_if_due()
+    assert first is not None
+    assert not first.dry_run
+    assert scheduler.cleanup_if_due() is None  # not again within the interval

@@ -6,8 +6,11 @@ import logging
 import threading
 from datetime import UTC, datetime
 
+from sqlalchemy import select
+
 from tidings.config import Settings
 from tidings.db import repository
+from tidings.db.models import Source
 from tidings.db.session import Database
 from tidings.ingest.http import Fetcher
 from tidings.ingest.pipeline import RefreshReport, refresh_source
@@ -81,10 +84,6 @@ class Scheduler:
 
 
 def _any_source_retention(database: Database) -> bool:
-    from sqlalchemy import select
-
-    from tidings.db.models import Source
-
     with database.session() as session:
         return (
             session.scalar(select(Source.id).where(Source.retention_days.is_not(None)).limit(1))
