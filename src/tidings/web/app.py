@@ -18,7 +18,7 @@ from tidings.db.migrate import upgrade
 from tidings.db.session import Database
 from tidings.errors import InvalidInputError, NotFoundError, TidingsError
 from tidings.ingest.scheduler import Scheduler
-from tidings.web import api, pages
+from tidings.web import api, feeds_out, pages
 
 STATIC_DIR = Path(__file__).parent / "static"
 _SECURITY_HEADERS = {
@@ -67,6 +67,7 @@ def create_app(
     app.state.database = database
     app.state.scheduler = scheduler
     app.include_router(api.router)
+    app.include_router(feeds_out.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _install_error_handlers(app)

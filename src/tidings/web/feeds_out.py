@@ -1,0 +1,130 @@
+"""Feeds out: RSS 2.0, Atom and JSON Feed 1.1 of Tidings' listings, with the full text."""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from feedgen.feed import FeedGenerator
+
+from tidings import __version__
+from tidings.db import repository
+from tidings.db.models import Article
+from tidings.web.deps import database_of
+
+FEED_SIZE = 50
+_TYPES = {
+    "rss": "application/rss+xml; charset=utf-8",
+    "atom": "application/atom+xml; charset=utf-8",
+    "json": "application/feed+json; charset=utf-8",
+}
+
+router = APIRouter(prefix="/feeds")
+
+
+def _html(article: Article) -> str:
+    return "".join(
+        f"<p>{escape(paragraph)}</p>" for paragraph in article.body.split("\n\n") if paragraph
+    )
+
+
+def _xml_feed(
+    kind: str, title: str, page_url: str, self_url: str, articles: list[Article]
+) -> bytes:
+    generator = FeedGenerator()
+    generator.id(self_url)
+    generator.title(title)
+    generator.description(f"{title}, from Tidings")
+    generator.link(href=page_url, rel="alternate")
+    generator.link(href=self_url, rel="self")
+    generator.generator("Tidings", version=__version__)
+    for article in reversed(articles):  # feedgen prepends: reversed keeps newest first
+        entry = generator.add_entry()
+        entry.id(article.url)
+        entry.guid(article.url, permalink=True)
+        entry.title(article.title)
+        entry.link(href=article.url)
+        entry.published(article.published_at)
+        entry.updated(article.updated_at or article.published_at)
+        entry.author(name=article.byline or article.source.name)
+        entry.description(article.summary or article.body[:300])
+        entry.content(_html(article), type="CDATA" if kind == "rss" else "html")
+        for media in article.enclosures or []:
+            entry.enclosure(
+                str(media["url"]), str(media.get("length") or 0), str(media.get("type") or "")
+            )
+    document: bytes = (
+        generator.rss_str(pretty=True) if kind == "rss" else generator.atom_str(pretty=True)
+    )
+    return document
+
+
+def _json_feed(title: str, page_url: str, self_url: str, articles: list[Article]) -> bytes:
+    items: list[dict[str, Any]] = []
+    for article in articles:
+        item: dict[str, Any] = {
+            "id": article.url,
+            "url": article.url,
+            "title": article.title,
+            "content_html": _html(article),
+            "content_text": article.body,
+            "summary": article.summary,
+            "date_published": article.published_at.isoformat(),
+            "authors": [{"name": article.byline or article.source.name}],
+            "language": article.language,
+        }
+        if article.updated_at:
+            item["date_modified"] = article.updated_at.isoformat()
+        if article.lead_image:
+            item["image"] = article.lead_image
+        if article.enclosures:
+            item["attachments"] = [
+                {"url": m["url"], "mime_type": m.get("type") or "application/octet-stream"}
+                | ({"size_in_bytes": m["length"]} if m.get("length") else {})
+                for m in article.enclosures
+            ]
+        items.append({key: value for key, value in item.items() if value is not None})
+    document = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": title,
+        "home_page_url": page_url,
+        "feed_url": self_url,
+        "items": items,
+    }
+    return json.dumps(document, ensure_ascii=False, indent=1).encode()
+
+
+def _respond(
+    request: Request, kind: str, title: str, page_path: str, articles: list[Article]
+) -> Response:
+    base = str(request.base_url).rstrip("/")
+    self_url, page_url = str(request.url), base + page_path
+    if kind == "json":
+        body = _json_feed(title, page_url, self_url, articles)
+    else:
+        body = _xml_feed(kind, title, page_url, self_url, articles)
+    return Response(body, media_type=_TYPES[kind], headers={"Cache-Control": "public, max-age=300"})
+
+
+@router.get("/latest.{kind}", include_in_schema=False)
+def latest_feed(request: Request, kind: str) -> Response:
+    if kind not in _TYPES:
+        return Response("unknown feed format: use .rss, .atom or .json", status_code=404)
+    with database_of(request).session() as session:
+        articles, _ = repository.list_articles(session, limit=FEED_SIZE)
+        return _respond(request, kind, "Tidings — latest news", "/", articles)
+
+
+@router.get("/sources/{source_id}.{kind}", include_in_schema=False)
+def source_feed(request: Request, source_id: int, kind: str) -> Response:
+    if kind not in _TYPES:
+        return Response("unknown feed format: use .rss, .atom or .json", status_code=404)
+    with database_of(request).session() as session:
+        source = repository.get_source(session, source_id)
+        articles, _ = repository.list_articles(session, limit=FEED_SIZE, source_id=source_id)
+        return _respond(
+            request, kind, f"{source.name} — Tidings", f"/sources/{source_id}", articles
+        )
