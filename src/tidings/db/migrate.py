@@ -12,6 +12,13 @@ from tidings.db.session import Database
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
+def include_object(
+    obj: object, name: str | None, kind: str, reflected: bool, compare_to: object
+) -> bool:
+    """The search index (FTS5 and its shadow tables) is managed by hand, not by the models."""
+    return not (kind == "table" and (name or "").startswith("articles_fts"))
+
+
 def alembic_config(database: Database) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -11,6 +12,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from tidings.db import repository
+from tidings.errors import InvalidInputError
 from tidings.ingest.opml import export_opml, import_opml
 from tidings.ingest.sources import (
     SourceSettings,
@@ -18,11 +20,14 @@ from tidings.ingest.sources import (
     set_extraction_rules,
     update_source_settings,
 )
+from tidings.search import SearchFilters, search_articles
 from tidings.web.deps import database_of
 from tidings.web.schemas import (
     ArticleOut,
     ArticlePage,
     Problem,
+    SearchHit,
+    SearchResults,
     SourceList,
     SourceOut,
     SourceUpdate,
@@ -126,3 +131,41 @@ async def post_opml(request: Request) -> dict[str, Any]:
         "skipped": report.skipped,
         "invalid": [{"url": url, "reason": reason} for url, reason in report.invalid],
     }
+
+
+@router.get("/search", response_model=SearchResults, responses=_ERRORS)
+def search(
+    request: Request,
+    q: Annotated[str, Query(max_length=300, description='Words; "quoted phrases" match exactly')],
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: str | None = None,
+    source_id: int | None = None,
+    language: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    sort: Annotated[str, Query(pattern="^(relevance|time)$")] = "relevance",
+) -> SearchResults:
+    """Full-text search over titles, text and publishers, best match first (or newest)."""
+    offset = _offset(cursor)
+    filters = SearchFilters(source_id, language, _aware(since), _aware(until), sort)
+    with database_of(request).session() as session:
+        page = search_articles(session, q, filters, limit=limit, offset=offset)
+        return SearchResults(
+            items=[
+                SearchHit(**ArticleOut.of(hit.article).model_dump(), snippet=hit.snippet)
+                for hit in page.hits
+            ],
+            next_cursor=str(page.next_offset) if page.next_offset is not None else None,
+        )
+
+
+def _offset(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    if not cursor.isdigit() or int(cursor) > 10_000:
+        raise InvalidInputError(f"invalid cursor {cursor!r}")
+    return int(cursor)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment

@@ -23,6 +23,7 @@ from tidings.ingest.sources import (
     set_extraction_rules,
     update_source_settings,
 )
+from tidings.search import SearchFilters, search_articles
 from tidings.web.deps import database_of, settings_of
 from tidings.web.timefmt import exact_time, relative_time
 
@@ -258,3 +259,31 @@ async def admin_import_opml(request: Request, opml: Annotated[UploadFile, File()
         return _back_to_admin(error=str(error))
     invalid = "".join(f"; {url}: {reason}" for url, reason in report.invalid[:3])
     return _back_to_admin(message=f"OPML import: {report.summary()}{invalid}")
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search_page(
+    request: Request,
+    q: str = "",
+    source: str = "",
+    language: str = "",
+    sort: str = "relevance",
+    cursor: str = "",
+) -> Response:
+    context: dict[str, object] = {"q": q, "source": source, "language": language, "sort": sort}
+    with database_of(request).session() as session:
+        context["sources"] = [row.source for row in repository.list_sources(session)]
+        if q.strip():
+            try:
+                filters = SearchFilters(
+                    source_id=int(source) if source.isdigit() else None,
+                    language=language or None,
+                    sort="time" if sort == "time" else "relevance",
+                )
+                offset = int(cursor) if cursor.isdigit() else 0
+                context["page"] = search_articles(
+                    session, q, filters, limit=PAGE_SIZE, offset=offset
+                )
+            except InvalidInputError as error:
+                context["error"] = str(error)
+        return templates.TemplateResponse(request, "search.html", context)

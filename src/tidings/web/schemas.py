@@ -50,6 +50,15 @@ class ArticleOut(BaseModel):
         )
 
 
+class SearchHit(ArticleOut):
+    snippet: str  # HTML: the matched passage, escaped, with <mark> around the query words
+
+
+class SearchResults(BaseModel):
+    items: list[SearchHit]
+    next_cursor: str | None
+
+
 class ArticlePage(BaseModel):
     items: list[ArticleOut]
     next_cursor: str | None

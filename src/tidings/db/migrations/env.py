@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, engine_from_config, pool
 
+from tidings.db.migrate import include_object
 from tidings.db.models import Base
 
 config = context.config
@@ -15,6 +16,7 @@ def _migrate(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        include_object=include_object,
         # SQLite cannot ALTER most things: batch mode rebuilds tables instead.
         render_as_batch=connection.dialect.name == "sqlite",
     )
