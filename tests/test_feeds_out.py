@@ -20,6 +20,7 @@ def test_xml_feeds_parse_with_full_text(client: httpx.Client, kind: str, version
     assert not parsed.bozo, parsed.get("bozo_exception")
     assert parsed.version == version
     assert len(parsed.entries) == 50
+    assert parsed.feed.link.endswith("/")  # the page the feed follows, not the feed itself
     newest = client.get("/api/v1/articles", params={"limit": 1}).json()["items"][0]
     first = parsed.entries[0]
     assert first.title == newest["title"]

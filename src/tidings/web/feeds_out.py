@@ -38,8 +38,8 @@ def _xml_feed(
     generator.id(self_url)
     generator.title(title)
     generator.description(f"{title}, from Tidings")
-    generator.link(href=page_url, rel="alternate")
     generator.link(href=self_url, rel="self")
+    generator.link(href=page_url, rel="alternate")  # last: RSS takes its <link> from it
     generator.generator("Tidings", version=__version__)
     for article in reversed(articles):  # feedgen prepends: reversed keeps newest first
         entry = generator.add_entry()
