@@ -96,3 +96,31 @@ def test_search_page_and_api(client: httpx.Client) -> None:
     assert bad.status_code == 400
     assert bad.headers["content-type"] == "application/problem+json"
     assert client.get("/api/v1/search", params={"q": "x", "sort": "random"}).status_code == 422
+
+
+def test_chinese_words_are_found_inside_sentences(demo_database: Database) -> None:
+    ferry = next(a for a in CORPUS.articles_of("gangwan-daily") if a.event == "ferry-fare-rise")
+    assert "全線加價" in " ".join(ferry.text)
+    with demo_database.session() as session:
+        page = search_articles(session, "全線加價", SearchFilters(language="zh-Hant"), limit=3)
+        phrase = search_articles(session, '"海港渡輪"', SearchFilters(), limit=50)
+    assert page.hits[0].article.title == ferry.title
+    assert "<mark>全線加價</mark>" in page.hits[0].snippet  # joined back, highlighted whole
+    assert all(hit.article.language == "zh-Hant" for hit in page.hits)
+    assert phrase.hits
+    assert all("海港渡輪" in hit.article.body + hit.article.title for hit in phrase.hits)
+
+
+@pytest.mark.parametrize(
+    ("text", "index"),
+    [
+        ("海港渡輪", "海 港 渡 輪"),
+        ("Eastbank隧道 opens", "Eastbank 隧 道 opens"),
+        ("plain text", "plain text"),
+    ],
+)
+def test_cjk_spacing(text: str, index: str) -> None:
+    from tidings.search.cjk import spaced, unspaced
+
+    assert spaced(text) == index
+    assert unspaced(index) == index.replace("海 港 渡 輪", "海港渡輪").replace("隧 道", "隧道")

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from tidings.db.models import Article
 from tidings.errors import InvalidInputError
+from tidings.search.cjk import spaced, unspaced
 
 MAX_QUERY_CHARS = 300
 _MARK_OPEN, _MARK_CLOSE = "\x02", "\x03"  # placeholders: snippets are escaped, then marked
@@ -52,7 +53,7 @@ def fts_query(query: str) -> str:
         raise InvalidInputError(f"a search is limited to {MAX_QUERY_CHARS} characters")
     terms: list[str] = []
     for phrase, word in _TOKEN.findall(query):
-        words = re.findall(r"\w+", phrase or word)
+        words = re.findall(r"\w+", spaced(phrase or word))
         if not words:
             continue
         terms.append('"' + " ".join(words) + '"')
@@ -77,7 +78,7 @@ def search_articles(
     # Only fixed fragments chosen above are formatted in; every value is a bound parameter.
     # Only the fixed fragments chosen above are formatted in; every value is a bound parameter.
     sql = (
-        "SELECT articles.id, snippet(articles_fts, 1, :open, :close, ' … ', 24) AS snippet "  # noqa: S608
+        "SELECT articles.id, snippet(articles_fts, 1, :open, :close, ' … ', 40) AS snippet "  # noqa: S608
         "FROM articles_fts JOIN articles ON articles.id = articles_fts.rowid "
         f"WHERE articles_fts MATCH :match {conditions} "
         f"ORDER BY {order} LIMIT :limit OFFSET :offset"
@@ -150,4 +151,4 @@ def _page(session: Session, found: list[tuple[int, str]], limit: int, offset: in
 
 
 def _highlight(snippet: str) -> str:
-    return escape(snippet).replace(_MARK_OPEN, "<mark>").replace(_MARK_CLOSE, "</mark>")
+    return escape(unspaced(snippet)).replace(_MARK_OPEN, "<mark>").replace(_MARK_CLOSE, "</mark>")

@@ -1,4 +1,4 @@
-"""full-text search index (SQLite FTS5, kept current by triggers)
+"""full-text search index (SQLite FTS5, kept current by triggers; CJK spaced per character)
 
 Revision ID: 0005
 Revises: 0004
@@ -24,20 +24,20 @@ def upgrade() -> None:
     )
     op.execute(
         "INSERT INTO articles_fts (rowid, title, body, publisher) "
-        "SELECT articles.id, articles.title, articles.body, sources.name "
+        "SELECT articles.id, tidings_cjk(articles.title), tidings_cjk(articles.body), sources.name "
         "FROM articles JOIN sources ON sources.id = articles.source_id"
     )
     op.execute(
         "CREATE TRIGGER articles_fts_insert AFTER INSERT ON articles BEGIN "
         "INSERT INTO articles_fts (rowid, title, body, publisher) "
-        "VALUES (new.id, new.title, new.body, "
+        "VALUES (new.id, tidings_cjk(new.title), tidings_cjk(new.body), "
         "(SELECT name FROM sources WHERE sources.id = new.source_id)); END"
     )
     op.execute(
         "CREATE TRIGGER articles_fts_update AFTER UPDATE OF title, body ON articles BEGIN "
         "DELETE FROM articles_fts WHERE rowid = old.id; "
         "INSERT INTO articles_fts (rowid, title, body, publisher) "
-        "VALUES (new.id, new.title, new.body, "
+        "VALUES (new.id, tidings_cjk(new.title), tidings_cjk(new.body), "
         "(SELECT name FROM sources WHERE sources.id = new.source_id)); END"
     )
     op.execute(
