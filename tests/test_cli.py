@@ -32,13 +32,19 @@ CONTRACT_FIELDS = {
 }
 
 
-def tidings(*args: str, db: Path | None = None) -> subprocess.CompletedProcess[str]:
+def tidings_env(db: Path | None = None) -> dict[str, str]:
+    """The environment of a `tidings` process in a test: none of the developer's settings."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("TIDINGS_")}
     env["TIDINGS_ALLOW_PRIVATE_HOSTS"] = "127.0.0.1"
     env["TIDINGS_FETCH_PER_HOST_DELAY_S"] = "0"  # every test publisher is on 127.0.0.1
     env["COLUMNS"] = "200"
     if db is not None:
         env["TIDINGS_DATABASE_URL"] = f"sqlite:///{db}"
+    return env
+
+
+def tidings(*args: str, db: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = tidings_env(db)
     return subprocess.run(
         [sys.executable, "-m", "tidings", *args],
         capture_output=True,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
@@ -12,6 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select, text
 
+from tests.test_cli import tidings_env
 from tidings.db.migrate import current_revision, upgrade
 from tidings.db.models import Article
 from tidings.db.session import Database
@@ -35,13 +35,7 @@ def snapshot(database: Database) -> dict[str, str]:
 
 
 def tidings_process(db: Path, *args: str) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TIDINGS_")}
-    env.update(
-        TIDINGS_DATABASE_URL=f"sqlite:///{db}",
-        TIDINGS_ALLOW_PRIVATE_HOSTS="127.0.0.1",
-        TIDINGS_FETCH_PER_HOST_DELAY_S="0",
-        TIDINGS_FETCH_CONCURRENCY="2",
-    )
+    env = tidings_env(db) | {"TIDINGS_FETCH_CONCURRENCY": "2"}
     return subprocess.Popen(
         [sys.executable, "-m", "tidings", *args],
         env=env,

@@ -76,18 +76,21 @@ class SourceRow:
         return since is not None and datetime.now(UTC) - since > FLAG_AFTER
 
 
-def list_sources(session: Session) -> list[SourceRow]:
-    """Every source with its article count, articles per day and average fetch time."""
+def list_sources(session: Session, source_id: int | None = None) -> list[SourceRow]:
+    """Every source (or one) with its article count, articles per day and average fetch time."""
     counts = (
         select(Article.source_id, func.count(Article.id).label("n"))
         .group_by(Article.source_id)
         .subquery()
     )
-    rows = session.execute(
+    query = (
         select(Source, func.coalesce(counts.c.n, 0))
         .outerjoin(counts, counts.c.source_id == Source.id)
         .order_by(Source.name, Source.id)
-    ).all()
+    )
+    if source_id is not None:
+        query = query.where(Source.id == source_id)
+    rows = session.execute(query).all()
     week_ago = datetime.now(UTC) - timedelta(days=7)
     recent = dict(
         session.execute(

@@ -7,7 +7,7 @@ from urllib.parse import urljoin
 import lxml.html
 from lxml import etree
 
-from tidings.ingest.dom import elements
+from tidings.ingest.dom import select
 
 FEED_TYPES = (
     "application/rss+xml",
@@ -17,6 +17,8 @@ FEED_TYPES = (
 )
 # Generic types are feeds only sometimes (WordPress links its REST API as application/json).
 GENERIC_TYPES = ("application/xml", "text/xml", "application/json")
+_BASES = etree.XPath("//base[@href]")
+_LINKS = etree.XPath("//link[@href]")
 # Tried, in order, when a page links no feed (as Miniflux and FreshRSS do).
 COMMON_FEED_PATHS = (
     "/feed",
@@ -38,11 +40,11 @@ def discover_feed_links(html: str, base_url: str) -> list[str]:
     except (etree.ParserError, ValueError):
         return []
     base = base_url
-    base_elements = elements(document, "//base[@href]")
+    base_elements = select(_BASES, document)
     if base_elements:
         base = urljoin(base_url, base_elements[0].get("href", ""))
     found: list[tuple[int, str]] = []
-    for link in elements(document, "//link[@href]"):
+    for link in select(_LINKS, document):
         rel = (link.get("rel") or "").lower().split()
         kind = (link.get("type") or "").split(";")[0].strip().lower()
         if ("alternate" in rel or "feed" in rel) and kind in FEED_TYPES + GENERIC_TYPES:

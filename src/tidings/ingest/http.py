@@ -64,10 +64,6 @@ class FetchResult:
         return str(self.headers.get("content-type", "")).split(";")[0].strip().lower()
 
     @property
-    def encoding(self) -> str:
-        return detect_encoding(self.content, self.headers.get("content-type", ""))
-
-    @property
     def text(self) -> str:
         return decode_body(self.content, self.headers.get("content-type", ""))
 

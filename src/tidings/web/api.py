@@ -68,9 +68,10 @@ def get_article(request: Request, article_id: int) -> ArticleOut:
 @router.get("/sources/{source_id}", response_model=SourceOut, responses=_ERRORS)
 def get_source(request: Request, source_id: int) -> SourceOut:
     with database_of(request).session() as session:
-        repository.get_source(session, source_id)  # 404 when there is no such source
-        row = next(r for r in repository.list_sources(session) if r.source.id == source_id)
-        return SourceOut.of(row)
+        rows = repository.list_sources(session, source_id)
+        if not rows:
+            repository.get_source(session, source_id)  # raises the 404
+        return SourceOut.of(rows[0])
 
 
 @router.patch("/sources/{source_id}", response_model=SourceOut, responses=_ERRORS)

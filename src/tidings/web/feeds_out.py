@@ -13,6 +13,7 @@ from feedgen.feed import FeedGenerator
 from tidings import __version__
 from tidings.db import repository
 from tidings.db.models import Article
+from tidings.errors import NotFoundError
 from tidings.web.deps import database_of
 
 FEED_SIZE = 50
@@ -109,10 +110,14 @@ def _respond(
     return Response(body, media_type=_TYPES[kind], headers={"Cache-Control": "public, max-age=300"})
 
 
+def _check_format(kind: str) -> None:
+    if kind not in _TYPES:
+        raise NotFoundError(f"no feed format {kind!r}: use .rss, .atom or .json")
+
+
 @router.get("/latest.{kind}", include_in_schema=False)
 def latest_feed(request: Request, kind: str) -> Response:
-    if kind not in _TYPES:
-        return Response("unknown feed format: use .rss, .atom or .json", status_code=404)
+    _check_format(kind)
     with database_of(request).session() as session:
         articles, _ = repository.list_articles(session, limit=FEED_SIZE)
         return _respond(request, kind, "Tidings — latest news", "/", articles)
@@ -120,8 +125,7 @@ def latest_feed(request: Request, kind: str) -> Response:
 
 @router.get("/sources/{source_id}.{kind}", include_in_schema=False)
 def source_feed(request: Request, source_id: int, kind: str) -> Response:
-    if kind not in _TYPES:
-        return Response("unknown feed format: use .rss, .atom or .json", status_code=404)
+    _check_format(kind)
     with database_of(request).session() as session:
         source = repository.get_source(session, source_id)
         articles, _ = repository.list_articles(session, limit=FEED_SIZE, source_id=source_id)

@@ -123,9 +123,12 @@ def admin_sources(
     )
 
 
-def _back_to_admin(*, message: str | None = None, error: str | None = None) -> RedirectResponse:
+def _back_to_admin(
+    *, message: str | None = None, error: str | None = None, path: str = "/admin/sources"
+) -> RedirectResponse:
+    """Back to an admin page, which shows the message (or the error) at its top."""
     key, text = ("error", error) if error else ("message", message or "")
-    return RedirectResponse(f"/admin/sources?{key}={quote(text)}", status_code=303)
+    return RedirectResponse(f"{path}?{key}={quote(text)}", status_code=303)
 
 
 @router.post("/admin/sources", dependencies=[Depends(require_same_origin)])
@@ -182,11 +185,11 @@ def admin_set_rules(
             database_of(request), source_id, body_selector, remove_selectors.splitlines()
         )
     except InvalidInputError as error:
-        return RedirectResponse(f"{back}?error={quote(str(error))}", status_code=303)
+        return _back_to_admin(error=str(error), path=back)
     note = (
         "Rules saved. They apply to pages fetched from now on (tidings refresh --force re-fetches)."
     )
-    return RedirectResponse(f"{back}?message={quote(note)}", status_code=303)
+    return _back_to_admin(message=note, path=back)
 
 
 @router.post("/admin/sources/{source_id}/pause", dependencies=[Depends(require_same_origin)])
@@ -232,8 +235,8 @@ def admin_source_settings(
         )
         update_source_settings(database_of(request), source_id, changes)
     except InvalidInputError as error:
-        return RedirectResponse(f"{back}?error={quote(str(error))}", status_code=303)
-    return RedirectResponse(f"{back}?message={quote('Settings saved.')}", status_code=303)
+        return _back_to_admin(error=str(error), path=back)
+    return _back_to_admin(message="Settings saved.", path=back)
 
 
 def _form_int(value: str, name: str) -> int:
