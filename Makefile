@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run serve test test-fast lint typecheck format system-deps bench bench-ingest bench-extract clean help
+.PHONY: run serve test test-fast lint typecheck format system-deps bench bench-ingest bench-extract bench-enrich clean help
 
 help:
 	@echo "make run        install into .venv and start the demo at http://$(HOST):$(PORT)"
@@ -14,6 +14,7 @@ help:
 	@echo "make bench      the ingest benchmark (figures go to docs/benchmarks.md by hand)"
 	@echo "make bench-ingest   a 1,000-item local feed, feed-only and with every page fetched"
 	@echo "make bench-extract  Tidings vs trafilatura, readability-lxml, newspaper4k on 181 news pages"
+	@echo "make bench-enrich   stories on ECB+, hashtags on Wikinews-fr, embeddings, enrichment speed"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +73,14 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 # The article-extraction benchmark lives in ../shared/data (not in this repository).
 bench-extract: $(VENV)/.installed-bench
 	$(BIN)/python bench/extraction.py --markdown
+
+# Enrichment: story clustering on ECB+, hashtags on Wikinews-fr (data in ../shared/data),
+# embedding backends and ANN choice, and enrichment speed as the store grows.
+bench-enrich: $(VENV)/.installed-bench
+	$(BIN)/python bench/stories.py
+	$(BIN)/python bench/tags.py
+	$(BIN)/python bench/embed.py
+	$(BIN)/python bench/enrich.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache src/*.egg-info

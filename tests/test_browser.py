@@ -48,7 +48,8 @@ def test_reader_opens_an_article_from_the_front_page(
     context = browser.new_context(viewport=viewport, java_script_enabled=False)
     page: Page = context.new_page()
     page.goto(site.base_url + "/")
-    assert page.locator("h1.page-title").inner_text() == "Latest news"
+    assert page.locator("h1.page-title").inner_text() == "Top stories"
+    assert page.locator("li.story-card").count() >= 3
     items = page.locator("li.article-item")
     assert items.count() == 30
     assert "ago" in items.first.locator("time").inner_text()
@@ -65,6 +66,21 @@ def test_reader_opens_an_article_from_the_front_page(
     caption = page.locator(".lead-image figcaption").inner_text()
     assert "Photo:" in caption or "圖" in caption
     assert caption not in body
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert page.locator(".hashtags li a").count() >= 3
+    # On to a related article, then to the full coverage of its story.
+    related = page.locator(".related li.article-item h2 a")
+    assert related.count() >= 1
+    related_title = related.first.inner_text()
+    related.first.click()
+    page.wait_for_load_state()
+    assert page.locator("h1.story-title").inner_text() == related_title
+    page.goto(site.base_url + "/")
+    page.locator(".story-card .coverage-link a").first.click()
+    page.wait_for_load_state()
+    assert page.locator(".kicker").first.inner_text() == "Full coverage"
+    assert page.locator(".timeline-item").count() >= 2
+    assert page.locator(".first-report").count() == 1
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     page.locator("a.publisher").first.click()
     page.wait_for_load_state()

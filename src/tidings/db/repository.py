@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
-from tidings.db.models import Article, FetchLog, Meta, Source
+from tidings.db.models import Article, ArticleTag, FetchLog, Meta, Source, Tag
 from tidings.errors import InvalidInputError, NotFoundError
 
 
@@ -198,7 +198,9 @@ def recent_articles(session: Session, source_id: int, limit: int) -> list[Articl
 
 def get_article(session: Session, article_id: int) -> Article:
     article = session.scalar(
-        select(Article).options(joinedload(Article.source)).where(Article.id == article_id)
+        select(Article)
+        .options(joinedload(Article.source), selectinload(Article.tags))
+        .where(Article.id == article_id)
     )
     if article is None:
         raise NotFoundError(f"no article with id {article_id}")
@@ -232,11 +234,22 @@ def list_articles(
     limit: int,
     cursor: Cursor | None = None,
     source_id: int | None = None,
+    tag_id: int | None = None,
+    originals_only: bool = False,
 ) -> tuple[list[Article], Cursor | None]:
-    """A page of articles, newest first, with the cursor for the next page (None at the end)."""
-    query = select(Article).options(joinedload(Article.source))
+    """A page of articles, newest first, with the cursor for the next page (None at the end).
+
+    `originals_only` leaves out syndicated copies and re-posts (shown under their original).
+    """
+    query = select(Article).options(joinedload(Article.source), selectinload(Article.tags))
     if source_id is not None:
         query = query.where(Article.source_id == source_id)
+    if tag_id is not None:
+        query = query.join(ArticleTag, ArticleTag.article_id == Article.id).where(
+            ArticleTag.tag_id == tag_id
+        )
+    if originals_only:
+        query = query.where(Article.duplicate_of.is_(None))
     if cursor is not None:
         query = query.where(
             or_(
@@ -266,3 +279,45 @@ def count_articles(session: Session, source_id: int | None = None) -> int:
     if source_id is not None:
         query = query.where(Article.source_id == source_id)
     return int(session.scalar(query) or 0)
+
+
+def copies_of(session: Session, article_ids: list[int]) -> dict[int, list[Article]]:
+    """The syndicated copies and re-posts of each article, earliest first (one query)."""
+    found: dict[int, list[Article]] = {}
+    if not article_ids:
+        return found
+    query = (
+        select(Article)
+        .options(joinedload(Article.source))
+        .where(Article.duplicate_of.in_(article_ids))
+        .order_by(Article.published_at, Article.id)
+    )
+    for copy in session.scalars(query):
+        found.setdefault(copy.duplicate_of or 0, []).append(copy)
+    return found
+
+
+def get_tag(session: Session, slug: str) -> Tag:
+    """The tag shown as #slug (case-insensitive); the most used one if spellings collide."""
+    slug = slug.lstrip("#")
+    order = (Tag.article_count.desc(), Tag.id)
+    tag = session.scalar(select(Tag).where(Tag.slug == slug).order_by(*order).limit(1))
+    if tag is None:  # a hand-typed URL in other letter case: slower, but found
+        query = select(Tag).where(func.lower(Tag.slug) == slug.lower())
+        tag = session.scalar(query.order_by(*order).limit(1))
+    if tag is None:
+        raise NotFoundError(f"no hashtag #{slug}")
+    return tag
+
+
+def list_tags(
+    session: Session, *, limit: int, after: int | None = None
+) -> tuple[list[Tag], int | None]:
+    """Tags in id order (keyset by id), for programs that read them all."""
+    query = select(Tag).where(Tag.article_count > 0).order_by(Tag.id).limit(limit + 1)
+    if after is not None:
+        query = query.where(Tag.id > after)
+    tags = list(session.scalars(query))
+    if len(tags) > limit:
+        return tags[:limit], tags[limit - 1].id
+    return tags, None

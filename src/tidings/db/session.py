@@ -45,6 +45,9 @@ class Database:
         self.url = database_url
         self.engine = make_engine(database_url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # In-memory indexes built over this database by a later stage (enrich/service.py),
+        # kept here so they live and die with it.
+        self.enricher: object | None = None
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -120,12 +120,14 @@ def refresh_source(
     fetcher: Fetcher | None = None,
     progress: RefreshProgress | None = None,
     force: bool = False,
+    enrich: bool = True,
 ) -> RefreshReport:
     """Fetch a source and store its new and changed articles; never raises for the source.
 
     A feed that cannot be fetched or parsed marks only this source as failing (with the
     reason, and a back-off before the next try) and leaves its stored articles untouched.
-    `force` skips conditional GET and re-fetches the pages of unchanged entries.
+    `force` skips conditional GET and re-fetches the pages of unchanged entries; `enrich`
+    False leaves enrichment (stories, hashtags, …) to the caller.
     """
     started = datetime.now(UTC)
     clock = time.monotonic()
@@ -151,9 +153,21 @@ def refresh_source(
         report.status, report.error, report.retry_after_s = "error", str(error), error.retry_after_s
     except TidingsError as error:
         report.status, report.error = "error", str(error)
+    if enrich and (report.articles_new or report.articles_updated):
+        _enrich(database, settings, report.source_id)
     report.duration_s = time.monotonic() - clock
     _record_refresh(database, settings, report, started, response, feed)
     return report
+
+
+def _enrich(database: Database, settings: Settings, source_id: int | None) -> None:
+    """Enrich what this refresh stored; a failure leaves the articles pending for next time."""
+    from tidings.enrich.service import enricher_for  # enrichment loads its models lazily
+
+    try:
+        enricher_for(database, settings).enrich_pending(source_id)
+    except Exception:
+        log.exception("enrichment failed for source %s; it will be retried", source_id)
 
 
 def _read_source(client: Fetcher, site: _Site, response: FetchResult) -> ParsedFeed:
@@ -382,11 +396,22 @@ def refresh_all(
             max_workers=max(1, settings.refresh_concurrency), thread_name_prefix="refresh"
         ) as pool,
     ):
-        return list(
+        reports = list(
             pool.map(
                 lambda source_id: refresh_source(
-                    database, settings, source_id, fetcher=fetcher, progress=progress, force=force
+                    database,
+                    settings,
+                    source_id,
+                    fetcher=fetcher,
+                    progress=progress,
+                    force=force,
+                    enrich=False,
                 ),
                 source_ids,
             )
         )
+    # Enriched once all sources are in, in publication order: stories then grow as the news
+    # did, not source by source (which splits an event whose first reports come late).
+    if any(report.articles_new or report.articles_updated for report in reports):
+        _enrich(database, settings, None)
+    return reports

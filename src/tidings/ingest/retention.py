@@ -6,7 +6,8 @@ import json
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import aliased
 
 from tidings.config import Settings
 from tidings.db import repository
@@ -84,6 +85,16 @@ def cleanup(database: Database, settings: Settings, *, dry_run: bool = False) ->
                     break  # only saved articles left: they are never removed
                 session.execute(delete(Article).where(Article.id.in_(oldest)))
                 report.removed_by_budget += len(oldest)
+    if not dry_run and (report.removed_by_age or report.removed_by_budget):
+        with database.session() as session:
+            # Copies of a removed original become originals themselves, never orphans.
+            original = aliased(Article)
+            session.execute(
+                update(Article)
+                .where(Article.duplicate_of.is_not(None))
+                .where(~select(original.id).where(original.id == Article.duplicate_of).exists())
+                .values(duplicate_of=None)
+            )
     with database.session() as session:
         report.saved_kept = int(
             session.scalar(select(func.count(Article.id)).where(Article.saved.is_(True))) or 0

@@ -34,24 +34,33 @@ from tidings.web.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1", tags=["v1"])
-_ERRORS: dict[int | str, dict[str, Any]] = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": Problem, "description": "Bad input (e.g. an invalid cursor)"},
     404: {"model": Problem, "description": "Not found"},
 }
 
 
-@router.get("/articles", response_model=ArticlePage, responses=_ERRORS)
+@router.get("/articles", response_model=ArticlePage, responses=ERRORS)
 def list_articles(
     request: Request,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
     source_id: int | None = None,
+    tag: str | None = None,
+    originals_only: bool = False,
 ) -> ArticlePage:
-    """Articles, newest first, with keyset pagination."""
+    """Articles, newest first, with keyset pagination; `tag` is a hashtag slug
+    (`SmartCities`), `originals_only` leaves out syndicated copies."""
     with database_of(request).session() as session:
         position = repository.Cursor.decode(cursor) if cursor else None
+        tag_id = repository.get_tag(session, tag).id if tag else None
         articles, next_cursor = repository.list_articles(
-            session, limit=limit, cursor=position, source_id=source_id
+            session,
+            limit=limit,
+            cursor=position,
+            source_id=source_id,
+            tag_id=tag_id,
+            originals_only=originals_only,
         )
         return ArticlePage(
             items=[ArticleOut.of(article) for article in articles],
@@ -59,13 +68,13 @@ def list_articles(
         )
 
 
-@router.get("/articles/{article_id}", response_model=ArticleOut, responses=_ERRORS)
+@router.get("/articles/{article_id}", response_model=ArticleOut, responses=ERRORS)
 def get_article(request: Request, article_id: int) -> ArticleOut:
     with database_of(request).session() as session:
         return ArticleOut.of(repository.get_article(session, article_id))
 
 
-@router.get("/sources/{source_id}", response_model=SourceOut, responses=_ERRORS)
+@router.get("/sources/{source_id}", response_model=SourceOut, responses=ERRORS)
 def get_source(request: Request, source_id: int) -> SourceOut:
     with database_of(request).session() as session:
         rows = repository.list_sources(session, source_id)
@@ -74,7 +83,7 @@ def get_source(request: Request, source_id: int) -> SourceOut:
         return SourceOut.of(rows[0])
 
 
-@router.patch("/sources/{source_id}", response_model=SourceOut, responses=_ERRORS)
+@router.patch("/sources/{source_id}", response_model=SourceOut, responses=ERRORS)
 def update_source(request: Request, source_id: int, update: SourceUpdate) -> SourceOut:
     """Change a source's settings: extraction rules, pause, credentials, proxy, limits.
 
@@ -104,7 +113,7 @@ def update_source(request: Request, source_id: int, update: SourceUpdate) -> Sou
 _SETTING_FIELDS = tuple(field.name for field in dataclasses.fields(SourceSettings))
 
 
-@router.get("/sources", response_model=SourceList, responses=_ERRORS)
+@router.get("/sources", response_model=SourceList, responses=ERRORS)
 def list_sources(request: Request) -> SourceList:
     """Every followed source with its fetch status and article count."""
     with database_of(request).session() as session:
@@ -122,7 +131,7 @@ def get_opml(request: Request) -> Response:
     )
 
 
-@router.post("/opml", responses=_ERRORS)
+@router.post("/opml", responses=ERRORS)
 async def post_opml(request: Request) -> dict[str, Any]:
     """Import an OPML document sent as the request body; returns what was added and skipped."""
     body = await request.body()
@@ -134,7 +143,7 @@ async def post_opml(request: Request) -> dict[str, Any]:
     }
 
 
-@router.get("/search", response_model=SearchResults, responses=_ERRORS)
+@router.get("/search", response_model=SearchResults, responses=ERRORS)
 def search(
     request: Request,
     q: Annotated[str, Query(max_length=300, description='Words; "quoted phrases" match exactly')],

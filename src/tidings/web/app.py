@@ -16,9 +16,10 @@ from tidings import __version__
 from tidings.config import Settings, get_settings
 from tidings.db.migrate import upgrade
 from tidings.db.session import Database
+from tidings.enrich.service import enricher_for
 from tidings.errors import InvalidInputError, NotFoundError, TidingsError
 from tidings.ingest.scheduler import Scheduler
-from tidings.web import api, feeds_out, pages
+from tidings.web import api, api_stories, feeds_out, pages, story_pages
 
 STATIC_DIR = Path(__file__).parent / "static"
 _SECURITY_HEADERS = {
@@ -48,6 +49,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         upgrade(database)
+        enricher_for(database, settings).load_in_background()
         if poll:
             scheduler.start()
         try:
@@ -67,8 +69,10 @@ def create_app(
     app.state.database = database
     app.state.scheduler = scheduler
     app.include_router(api.router)
+    app.include_router(api_stories.router)
     app.include_router(feeds_out.router)
     app.include_router(pages.router)
+    app.include_router(story_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _install_error_handlers(app)
 

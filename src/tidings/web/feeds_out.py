@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -13,6 +14,7 @@ from feedgen.feed import FeedGenerator
 from tidings import __version__
 from tidings.db import repository
 from tidings.db.models import Article
+from tidings.enrich import stories
 from tidings.errors import NotFoundError
 from tidings.web.deps import database_of
 
@@ -132,3 +134,25 @@ def source_feed(request: Request, source_id: int, kind: str) -> Response:
         return _respond(
             request, kind, f"{source.name} — Tidings", f"/sources/{source_id}", articles
         )
+
+
+@router.get("/tags/{slug}.{kind}", include_in_schema=False)
+def tag_feed(request: Request, slug: str, kind: str) -> Response:
+    _check_format(kind)
+    with database_of(request).session() as session:
+        tag = repository.get_tag(session, slug)
+        articles, _ = repository.list_articles(
+            session, limit=FEED_SIZE, tag_id=tag.id, originals_only=True
+        )
+        return _respond(
+            request, kind, f"{tag.name} — Tidings", f"/tags/{quote(tag.slug)}", articles
+        )
+
+
+@router.get("/stories/{story_id}.{kind}", include_in_schema=False)
+def story_feed(request: Request, story_id: int, kind: str) -> Response:
+    _check_format(kind)
+    with database_of(request).session() as session:
+        story = stories.get_story(session, story_id)
+        articles = stories.coverage(session, story.id)[::-1][:FEED_SIZE]
+        return _respond(request, kind, f"{story.title} — Tidings", f"/stories/{story.id}", articles)

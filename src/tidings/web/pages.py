@@ -12,6 +12,10 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from tidings.db import repository
+from tidings.db.models import Story
+from tidings.enrich import stories
+from tidings.enrich.related import also_published, related_articles
+from tidings.enrich.service import enricher_for
 from tidings.errors import InvalidInputError, TidingsError
 from tidings.ingest.opml import import_opml
 from tidings.ingest.pipeline import refresh_source
@@ -65,12 +69,16 @@ def require_same_origin(request: Request) -> None:
 def front_page(request: Request, cursor: str | None = None) -> Response:
     with database_of(request).session() as session:
         position = repository.Cursor.decode(cursor) if cursor else None
-        articles, next_cursor = repository.list_articles(session, limit=PAGE_SIZE, cursor=position)
+        articles, next_cursor = repository.list_articles(
+            session, limit=PAGE_SIZE, cursor=position, originals_only=True
+        )
         return templates.TemplateResponse(
             request,
             "index.html",
             {
+                "top_stories": [] if position else stories.top_stories(session),
                 "articles": articles,
+                "copies": repository.copies_of(session, [a.id for a in articles]),
                 "next_cursor": next_cursor.encode() if next_cursor else None,
                 "heading": "Latest news",
             },
@@ -79,9 +87,18 @@ def front_page(request: Request, cursor: str | None = None) -> Response:
 
 @router.get("/articles/{article_id}", response_class=HTMLResponse)
 def article_page(request: Request, article_id: int) -> Response:
-    with database_of(request).session() as session:
+    database = database_of(request)
+    with database.session() as session:
         article = repository.get_article(session, article_id)
-        return templates.TemplateResponse(request, "article.html", {"article": article})
+        story = session.get(Story, article.story_id) if article.story_id else None
+        related = related_articles(session, enricher_for(database, settings_of(request)), article)
+        context = {
+            "article": article,
+            "story": story if story and story.article_count > 1 else None,
+            "also_published": also_published(session, article),
+            "related": related,
+        }
+        return templates.TemplateResponse(request, "article.html", context)
 
 
 @router.get("/sources/{source_id}", response_class=HTMLResponse)

@@ -6,8 +6,14 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, field_serializer
 
-from tidings.db.models import Article
+from tidings.db.models import Article, Story
 from tidings.db.repository import SourceRow
+
+
+class TagOut(BaseModel):
+    name: str  # "#SmartCities"
+    label: str  # the phrase behind it: "smart cities"
+    slug: str  # for /tags/{slug} and /feeds/tags/{slug}.rss
 
 
 class ArticleOut(BaseModel):
@@ -25,6 +31,9 @@ class ArticleOut(BaseModel):
     lead_image: str | None
     body: str
     enclosures: list[dict[str, object]] = []
+    tags: list[TagOut] = []
+    story_id: int | None = None
+    duplicate_of: int | None = None
 
     @field_serializer("published_at", "updated_at")
     def _iso(self, value: datetime | None) -> str | None:
@@ -47,7 +56,62 @@ class ArticleOut(BaseModel):
             lead_image=article.lead_image,
             body=article.body,
             enclosures=list(article.enclosures or []),
+            tags=[TagOut(name=t.tag.name, label=t.label, slug=t.tag.slug) for t in article.tags],
+            story_id=article.story_id,
+            duplicate_of=article.duplicate_of,
         )
+
+
+class StoryOut(BaseModel):
+    id: int
+    title: str
+    lead_article_id: int | None
+    first_published_at: datetime
+    last_published_at: datetime
+    article_count: int
+    source_count: int
+    languages: list[str]
+    tags: list[TagOut]
+
+    @field_serializer("first_published_at", "last_published_at")
+    def _iso(self, value: datetime) -> str:
+        return value.isoformat()
+
+    @classmethod
+    def of(cls, story: Story) -> StoryOut:
+        return cls(
+            id=story.id,
+            title=story.title,
+            lead_article_id=story.lead_article_id,
+            first_published_at=story.first_published_at,
+            last_published_at=story.last_published_at,
+            article_count=story.article_count,
+            source_count=story.source_count,
+            languages=list(story.languages or []),
+            tags=[TagOut(**tag) for tag in story.tags or []],
+        )
+
+
+class StoryDetail(StoryOut):
+    articles: list[ArticleOut]  # every article, earliest first (copies carry duplicate_of)
+
+
+class StoryPage(BaseModel):
+    items: list[StoryOut]
+    next_cursor: str | None
+
+
+class TagCount(TagOut):
+    article_count: int
+
+
+class TagPage(BaseModel):
+    items: list[TagCount]
+    next_cursor: str | None
+
+
+class ArticleList(BaseModel):
+    items: list[ArticleOut]
 
 
 class SearchHit(ArticleOut):

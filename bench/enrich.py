@@ -1,0 +1,174 @@
+"""Enrichment speed as the store grows: articles/s and ms/article at 10k, 100k (and 1M) stored.
+
+For each size, a SQLite store is filled in bulk with synthetic enriched articles (random
+vectors and signatures, spread over a year, so the ANN and LSH indexes hold every one of them
+and the story clusterer the last week's), the Enricher loads it as on start, and then enriches
+the demo corpus' 158 real articles one by one: language, hashtags, vector, duplicate, story
+and the story summary, each committed. Flat figures across sizes mean no per-article step
+grows with the store.
+
+    python bench/enrich.py                 # 10k and 100k
+    python bench/enrich.py --sizes 10000 100000 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import insert
+
+from tidings.config import get_settings
+from tidings.db.migrate import upgrade
+from tidings.db.models import Article, ArticleFeatures, Source
+from tidings.db.session import Database
+from tidings.demo.corpus import load_corpus
+from tidings.enrich import dedupe
+from tidings.enrich.embed import get_embedder
+from tidings.enrich.service import Enricher
+from tidings.enrich.vectors import to_bytes
+
+_BATCH = 20_000
+_WORDS = [
+    "harbour",
+    "council",
+    "budget",
+    "storm",
+    "ferry",
+    "market",
+    "school",
+    "museum",
+    "river",
+    "bridge",
+    "police",
+    "court",
+]
+
+
+def fill(database: Database, size: int, dim: int, model: str) -> float:
+    """Bulk-load `size` synthetic enriched articles; returns rows/s."""
+    rng = np.random.default_rng(7)
+    now = datetime.now(UTC)
+    clock = time.monotonic()
+    with database.session() as session:
+        session.add(Source(id=1, name="Synthetic", feed_url="http://127.0.0.1/synthetic.xml"))
+    for start in range(0, size, _BATCH):
+        ids = range(start + 1, min(size, start + _BATCH) + 1)
+        vectors = rng.standard_normal((len(ids), dim)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        articles, features = [], []
+        for offset, article_id in enumerate(ids):
+            published = now - timedelta(minutes=int(rng.integers(10, 525_600)))
+            words = [random.choice(_WORDS) for _ in range(3)]
+            articles.append(
+                {
+                    "id": article_id,
+                    "source_id": 1,
+                    "url": f"http://127.0.0.1/synthetic/{article_id}",
+                    "original_url": f"http://127.0.0.1/synthetic/{article_id}",
+                    "title": " ".join(words),
+                    "body": "",
+                    "authors": [],
+                    "captions": [],
+                    "enclosures": [],
+                    "extracted_from": "feed",
+                    "saved": False,
+                    "entry_hash": "",
+                    "content_hash": "",
+                    "published_at": published,
+                    "fetched_at": now,
+                    "created_at": now,
+                    "enriched_at": now,
+                    "story_id": article_id,
+                    "language": "en",
+                }
+            )
+            minhash = rng.integers(0, 2**32, size=dedupe.NUM_PERM, dtype=np.uint64)
+            features.append(
+                {
+                    "article_id": article_id,
+                    "model": model,
+                    "vector": to_bytes(vectors[offset]),
+                    "minhash": minhash.tobytes(),
+                    "terms": dict.fromkeys(words, 1.0) | {f"id{article_id}": 2.0},
+                }
+            )
+        with database.session() as session:
+            session.execute(insert(Article), articles)
+            session.execute(insert(ArticleFeatures), features)
+    return size / (time.monotonic() - clock)
+
+
+def run(size: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as folder:
+        settings = get_settings(database_url=f"sqlite:///{Path(folder) / 'bench.db'}")
+        database = Database(settings.database_url)
+        upgrade(database)
+        embedder = get_embedder(settings.embedding_backend)
+        rows_per_s = fill(database, size, embedder.dim, embedder.name)
+        enricher = Enricher(database, settings)
+        clock = time.monotonic()
+        enricher.ensure_current()
+        load_s = time.monotonic() - clock
+        corpus = load_corpus()
+        now = datetime.now(UTC)
+        timings = []
+        for number, demo in enumerate(sorted(corpus.articles, key=lambda a: -a.hours_ago)):
+            with database.session() as session:
+                article = Article(
+                    id=size + number + 1,
+                    source_id=1,
+                    url=f"http://127.0.0.1/demo/{demo.publisher}/{demo.slug}",
+                    original_url=f"http://127.0.0.1/demo/{demo.publisher}/{demo.slug}",
+                    title=demo.title,
+                    body="\n\n".join(demo.text),
+                    entry_hash="",
+                    content_hash="",
+                    published_at=demo.published_at(now),
+                )
+                session.add(article)
+            clock = time.monotonic()
+            enricher.enrich([size + number + 1])
+            timings.append(time.monotonic() - clock)
+        database.dispose()
+    return {
+        "size": size,
+        "fill_rows_s": rows_per_s,
+        "load_s": load_s,
+        "median_ms": statistics.median(timings) * 1000,
+        "p90_ms": statistics.quantiles(timings, n=10)[-1] * 1000,
+        "articles_s": len(timings) / sum(timings),
+        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    args = parser.parse_args()
+    print(
+        f"enrichment with the {get_settings().embedding_backend!r} backend, SQLite, {sys.platform}"
+    )
+    print(
+        "| stored articles | bulk load rows/s | index load s | median ms/article | p90 ms | articles/s | peak RSS MB |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for size in args.sizes:
+        row = run(size)
+        print(
+            f"| {size:,} | {row['fill_rows_s']:,.0f} | {row['load_s']:.1f} | {row['median_ms']:.1f} "
+            f"| {row['p90_ms']:.1f} | {row['articles_s']:.0f} | {row['max_rss_mb']:.0f} |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

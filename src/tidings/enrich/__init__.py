@@ -1,0 +1,1 @@
+"""Enrichment: language, hashtags, embeddings, duplicates, stories, related articles."""

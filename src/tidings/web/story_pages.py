@@ -1,0 +1,47 @@
+"""Story pages (full coverage of one event) and hashtag pages."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from tidings.db import repository
+from tidings.enrich import stories
+from tidings.web.deps import database_of
+from tidings.web.pages import PAGE_SIZE, templates
+
+router = APIRouter()
+
+
+@router.get("/stories/{story_id}", response_class=HTMLResponse)
+def story_page(request: Request, story_id: int) -> Response:
+    with database_of(request).session() as session:
+        story = stories.get_story(session, story_id)
+        if story.id != story_id:  # merged into another story since the link was made
+            return RedirectResponse(f"/stories/{story.id}", status_code=301)
+        articles = stories.coverage(session, story.id)
+        originals = [article for article in articles if article.duplicate_of is None]
+        copies = repository.copies_of(session, [article.id for article in originals])
+        return templates.TemplateResponse(
+            request, "story.html", {"story": story, "coverage": originals, "copies": copies}
+        )
+
+
+@router.get("/tags/{slug}", response_class=HTMLResponse)
+def tag_page(request: Request, slug: str, cursor: str | None = None) -> Response:
+    with database_of(request).session() as session:
+        tag = repository.get_tag(session, slug)
+        position = repository.Cursor.decode(cursor) if cursor else None
+        articles, next_cursor = repository.list_articles(
+            session, limit=PAGE_SIZE, cursor=position, tag_id=tag.id, originals_only=True
+        )
+        return templates.TemplateResponse(
+            request,
+            "tag.html",
+            {
+                "tag": tag,
+                "articles": articles,
+                "copies": repository.copies_of(session, [a.id for a in articles]),
+                "next_cursor": next_cursor.encode() if next_cursor else None,
+            },
+        )
