@@ -7,11 +7,12 @@ import binascii
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload, selectinload
 
-from tidings.db.models import Article, ArticleTag, FetchLog, Meta, Source, Tag
+from tidings.db.models import Article, ArticleTag, FetchLog, Meta, Source, Story, Tag
 from tidings.errors import InvalidInputError, NotFoundError
 
 
@@ -250,21 +251,35 @@ def list_articles(
         )
     if originals_only:
         query = query.where(Article.duplicate_of.is_(None))
+    return keyset_page(session, query, Article.published_at, Article.id, limit, cursor)
+
+
+Row = TypeVar("Row", Article, Story)
+
+
+def keyset_page(
+    session: Session,
+    query: Select[Row],
+    moment: InstrumentedAttribute[datetime],
+    key: InstrumentedAttribute[int],
+    limit: int,
+    cursor: Cursor | None,
+) -> tuple[list[Row], Cursor | None]:
+    """One page of `query` in (moment DESC, key DESC) order, and the cursor after it.
+
+    Keyset, not OFFSET: every page costs the same however deep a program reads.
+    """
     if cursor is not None:
         query = query.where(
-            or_(
-                Article.published_at < cursor.published_at,
-                and_(Article.published_at == cursor.published_at, Article.id < cursor.id),
-            )
+            or_(moment < cursor.published_at, and_(moment == cursor.published_at, key < cursor.id))
         )
-    query = query.order_by(Article.published_at.desc(), Article.id.desc()).limit(limit + 1)
-    articles = list(session.scalars(query).unique())
-    next_cursor = None
-    if len(articles) > limit:
-        articles = articles[:limit]
-        last = articles[-1]
-        next_cursor = Cursor(last.published_at, last.id)
-    return articles, next_cursor
+    rows = list(
+        session.scalars(query.order_by(moment.desc(), key.desc()).limit(limit + 1)).unique()
+    )
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, Cursor(getattr(rows[-1], moment.key), getattr(rows[-1], key.key))
 
 
 def published_since(session: Session, source_id: int, since: datetime) -> int:

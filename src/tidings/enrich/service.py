@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -221,14 +221,6 @@ class Enricher:
         session.flush()
         session.expire(article, ["tags"])
         return touched, merged
-
-    def forget(self, article_ids: Iterable[int]) -> None:
-        """Drop removed articles from the in-memory indexes (retention calls this)."""
-        with self._lock:
-            ids = list(article_ids)
-            self.vectors.remove(ids)
-            for article_id in ids:
-                self.duplicates.remove(article_id)
 
 
 def _root(session: Session, article_id: int) -> int | None:

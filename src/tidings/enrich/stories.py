@@ -6,11 +6,11 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from tidings.db.models import Article, Story
-from tidings.db.repository import Cursor
+from tidings.db.repository import Cursor, keyset_page
 from tidings.errors import NotFoundError
 
 TOP_WINDOW = timedelta(days=3)  # stories whose newest article is older are not "top"
@@ -108,20 +108,7 @@ def list_stories(
 ) -> tuple[list[Story], Cursor | None]:
     """A page of stories, most recently updated first (keyset, so any store pages through)."""
     query = select(Story).where(Story.article_count > 0, Story.merged_into.is_(None))
-    if cursor is not None:
-        query = query.where(
-            or_(
-                Story.last_published_at < cursor.published_at,
-                and_(Story.last_published_at == cursor.published_at, Story.id < cursor.id),
-            )
-        )
-    query = query.order_by(Story.last_published_at.desc(), Story.id.desc()).limit(limit + 1)
-    found = list(session.scalars(query))
-    next_cursor = None
-    if len(found) > limit:
-        found = found[:limit]
-        next_cursor = Cursor(found[-1].last_published_at, found[-1].id)
-    return found, next_cursor
+    return keyset_page(session, query, Story.last_published_at, Story.id, limit, cursor)
 
 
 def count_stories(session: Session, min_sources: int = 1) -> int:
