@@ -20,6 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
+
 Vector = dict[str, float]
 
 
@@ -336,16 +338,25 @@ class StoryClusterer:
         return group.members[-self.params.group_window :]
 
     def _similarities(self, article_ids: list[int]) -> dict[tuple[int, int], float]:
+        """Pairwise similarities of the window, as one matrix product: a busy subject's
+        window holds up to group_window articles, so pair by pair would cost ~n²/2 dict dots."""
         vectors = self._local_vectors(article_ids)
+        columns: dict[str, int] = {}
+        for article_id in article_ids:
+            for term in vectors[article_id]:
+                columns.setdefault(term, len(columns))
+        matrix = np.zeros((len(article_ids), max(1, len(columns))))
+        for row, article_id in enumerate(article_ids):
+            for term, weight in vectors[article_id].items():
+                matrix[row, columns[term]] = weight
+        gram = matrix @ matrix.T
         similarities: dict[tuple[int, int], float] = {}
-        for index, first in enumerate(article_ids):
-            first_time = self._articles[first].published_at
-            for other in range(index + 1, len(article_ids)):
-                second = article_ids[other]
-                score = _dot(vectors[first], vectors[second])
-                if score > 0.0:
-                    score *= self._decay(first_time, self._articles[second].published_at)
-                    similarities[index, other] = score
+        for index, other in zip(*np.nonzero(np.triu(gram, k=1) > 0.0), strict=True):
+            first, second = article_ids[index], article_ids[other]
+            decay = self._decay(
+                self._articles[first].published_at, self._articles[second].published_at
+            )
+            similarities[int(index), int(other)] = float(gram[index, other]) * decay
         return similarities
 
     def _average_link(self, article_ids: list[int]) -> list[list[int]]:
