@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload, selectinload
 
 from tidings.db.models import Article, ArticleTag, FetchLog, Meta, Source, Story, Tag
@@ -294,6 +294,11 @@ def count_articles(session: Session, source_id: int | None = None) -> int:
     if source_id is not None:
         query = query.where(Article.source_id == source_id)
     return int(session.scalar(query) or 0)
+
+
+def copy_group(original_id: int) -> ColumnElement[bool]:
+    """An original and its syndicated copies / re-posts (copies point at the original)."""
+    return or_(Article.id == original_id, Article.duplicate_of == original_id)
 
 
 def copies_of(session: Session, article_ids: list[int]) -> dict[int, list[Article]]:

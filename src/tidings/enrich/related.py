@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
+from tidings.db import repository
 from tidings.db.models import Article, ArticleFeatures
 from tidings.enrich.service import Enricher
 from tidings.enrich.vectors import from_bytes
@@ -86,7 +87,7 @@ def also_published(session: Session, article: Article) -> list[Article]:
     rows = session.scalars(
         select(Article)
         .options(joinedload(Article.source))
-        .where((Article.id == group) | (Article.duplicate_of == group))
+        .where(repository.copy_group(group))
         .order_by(Article.published_at, Article.id)
     )
     return [row for row in rows if row.id != article.id]

@@ -21,6 +21,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from tidings.config import Settings
+from tidings.db import repository
 from tidings.db.models import Article, ArticleFeatures, ArticleTag
 from tidings.db.session import Database
 from tidings.enrich import dedupe, records, tags
@@ -78,7 +79,11 @@ class Enricher:
         threading.Thread(target=load, name="enrich-load", daemon=True).start()
 
     def ensure_current(self) -> None:
-        """Load the indexes on first use; later, pick up what other processes enriched."""
+        """Load the indexes on first use; later, pick up what was enriched since the last look.
+
+        That includes this process's own work (re-adding it changes nothing), so an article
+        another process enriched a moment before ours is never skipped.
+        """
         with self._lock:
             if not self._loaded:
                 self._load(since=None)
@@ -173,9 +178,6 @@ class Enricher:
                     report.stories_touched |= touched
                     records.refresh_stories(session, touched, dim=self.embedder.dim, merged=merged)
                     records.count_tags(session, old_tags + [row.tag_id for row in article.tags])
-                    self._synced_to = max(
-                        self._synced_to or article.enriched_at, article.enriched_at
-                    )  # type: ignore[type-var]
         report.seconds = time.monotonic() - clock
         return report
 
@@ -240,9 +242,7 @@ def _earlier(session: Session, article: Article, original_id: int) -> bool:
 
 def _adopt(session: Session, article: Article, original_id: int) -> None:
     """Make `article` the original of a copy group that was stored before it."""
-    for row in session.scalars(
-        select(Article).where(or_(Article.id == original_id, Article.duplicate_of == original_id))
-    ):
+    for row in session.scalars(select(Article).where(repository.copy_group(original_id))):
         row.duplicate_of = article.id
     article.story_id = session.scalar(select(Article.story_id).where(Article.id == original_id))
 
@@ -251,9 +251,7 @@ def _move(session: Session, moved: dict[int, int], merged: dict[int, int]) -> se
     """Apply the clusterer's merges/splits to stored articles and their duplicates."""
     touched: set[int] = set()
     for article_id, story_id in moved.items():
-        for row in session.scalars(
-            select(Article).where(or_(Article.id == article_id, Article.duplicate_of == article_id))
-        ):
+        for row in session.scalars(select(Article).where(repository.copy_group(article_id))):
             if row.story_id is not None and row.story_id != story_id:
                 touched.add(row.story_id)
                 merged[row.story_id] = story_id

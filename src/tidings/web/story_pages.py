@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from tidings.db import repository
+from tidings.db.models import Article
 from tidings.enrich import stories
 from tidings.web.deps import database_of
 from tidings.web.pages import PAGE_SIZE, templates
@@ -21,7 +22,10 @@ def story_page(request: Request, story_id: int) -> Response:
             return RedirectResponse(f"/stories/{story.id}", status_code=301)
         articles = stories.coverage(session, story.id)
         originals = [article for article in articles if article.duplicate_of is None]
-        copies = repository.copies_of(session, [article.id for article in originals])
+        copies: dict[int, list[Article]] = {}  # a copy always sits in its original's story
+        for article in articles:
+            if article.duplicate_of is not None:
+                copies.setdefault(article.duplicate_of, []).append(article)
         return templates.TemplateResponse(
             request, "story.html", {"story": story, "coverage": originals, "copies": copies}
         )
