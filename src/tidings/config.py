@@ -30,6 +30,20 @@ class Settings(BaseSettings):
     ai_model: str | None = None
     ai_api_key: str | None = None
     ai_timeout_s: float = 60.0
+    ai_max_tokens: int = 512
+    # Source text per prompt: small local models have small contexts (4k tokens ≈ 12k chars).
+    ai_max_source_chars: int = 12_000
+    # Generations by a model (cache misses) allowed per client; see the `limits` package's
+    # notation. The built-in provider is not limited: it costs milliseconds.
+    ai_rate_limit: str = "20/minute"
+    ai_workers: int = 2  # in-process AI jobs run at once (until the task queue lands)
+    # SMTP for the daily briefing e-mail (unset host: no e-mail).
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = True
+    smtp_from: str = "tidings@localhost"
 
     # Fetching limits (politeness and hardening grow in later issues).
     fetch_connect_timeout_s: float = 10.0

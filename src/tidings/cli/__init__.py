@@ -154,6 +154,7 @@ def version() -> None:
     console.print(f"tidings {__version__}")
 
 
+from tidings.cli import ai as _ai_commands  # noqa: E402,F401 - registers commands
 from tidings.cli import enrich as _enrich_commands  # noqa: E402,F401 - registers commands
 from tidings.cli import extract as _extract_commands  # noqa: E402,F401 - registers commands
 from tidings.cli import sources as _source_commands  # noqa: E402,F401 - registers commands

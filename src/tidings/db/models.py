@@ -227,3 +227,28 @@ class Meta(Base):
 
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class AIResult(Base):
+    """A cached AI answer for one article or story, keyed by everything that shapes it."""
+
+    __tablename__ = "ai_results"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # sha256 of (target, feature, language, question, provider, model, prompt version)
+    cache_key: Mapped[str] = mapped_column(String(64), unique=True)
+    target_type: Mapped[str] = mapped_column(String(10))  # "article" | "story"
+    target_id: Mapped[int] = mapped_column(Integer)
+    feature: Mapped[str] = mapped_column(String(20))
+    language: Mapped[str] = mapped_column(String(20))
+    question: Mapped[str | None] = mapped_column(Text)
+    provider: Mapped[str] = mapped_column(String(20))
+    model: Mapped[str] = mapped_column(String(200))
+    text_hash: Mapped[str] = mapped_column(String(64))  # of the sources: stale when they change
+    status: Mapped[str] = mapped_column(String(10))  # "pending" | "done" | "error"
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_ai_results_target", "target_type", "target_id"),)

@@ -29,6 +29,12 @@ def set_meta(session: Session, key: str, value: str) -> None:
         row.value = value
 
 
+def delete_meta(session: Session, key: str) -> None:
+    row = session.get(Meta, key)
+    if row is not None:
+        session.delete(row)
+
+
 def get_source(session: Session, source_id: int) -> Source:
     source = session.get(Source, source_id)
     if source is None:

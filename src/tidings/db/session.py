@@ -48,6 +48,7 @@ class Database:
         # In-memory indexes built over this database by a later stage (enrich/service.py),
         # kept here so they live and die with it.
         self.enricher: object | None = None
+        self.ai_service: object | None = None  # ai/features.py: job pool and rate limiter
 
     @contextmanager
     def session(self) -> Iterator[Session]:

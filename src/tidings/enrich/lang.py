@@ -91,3 +91,11 @@ def detect_language(text: str, declared: str | None = None) -> str | None:
     if language == "zh":
         return chinese_script(sample)
     return str(language)
+
+
+def convert_chinese(text: str, target: str) -> str:
+    """Text in Traditional (`zh-Hant`, Taiwan phrasing) or Simplified (`zh-Hans`) script."""
+    config = "s2twp" if target == "zh-Hant" else "tw2sp"
+    with _lock:
+        converted: str = _converter(config).convert(text)
+    return converted

@@ -13,13 +13,15 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tidings import __version__
+from tidings.ai.features import RateLimitedError
+from tidings.ai.provider import AIBackendError, ModelRequiredError
 from tidings.config import Settings, get_settings
 from tidings.db.migrate import upgrade
 from tidings.db.session import Database
 from tidings.enrich.service import enricher_for
 from tidings.errors import InvalidInputError, NotFoundError, TidingsError
 from tidings.ingest.scheduler import Scheduler
-from tidings.web import api, api_stories, feeds_out, pages, story_pages
+from tidings.web import ai_pages, api, api_ai, api_stories, feeds_out, pages, story_pages
 
 STATIC_DIR = Path(__file__).parent / "static"
 _SECURITY_HEADERS = {
@@ -70,6 +72,8 @@ def create_app(
     app.state.scheduler = scheduler
     app.include_router(api.router)
     app.include_router(api_stories.router)
+    app.include_router(api_ai.router)
+    app.include_router(ai_pages.router)
     app.include_router(feeds_out.router)
     app.include_router(pages.router)
     app.include_router(story_pages.router)
@@ -126,6 +130,18 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InvalidInputError)
     async def invalid(request: Request, error: InvalidInputError) -> Response:
         return _respond(request, 400, "Bad Request", str(error))
+
+    @app.exception_handler(RateLimitedError)
+    async def rate_limited(request: Request, error: RateLimitedError) -> Response:
+        return _respond(request, 429, "Too Many Requests", str(error))
+
+    @app.exception_handler(ModelRequiredError)
+    async def model_required(request: Request, error: ModelRequiredError) -> Response:
+        return _respond(request, 422, "Unprocessable Content", str(error))
+
+    @app.exception_handler(AIBackendError)
+    async def ai_backend(request: Request, error: AIBackendError) -> Response:
+        return _respond(request, 503, "Service Unavailable", str(error))
 
     @app.exception_handler(TidingsError)
     async def other(request: Request, error: TidingsError) -> Response:

@@ -12,11 +12,12 @@ from fastapi.responses import Response
 from feedgen.feed import FeedGenerator
 
 from tidings import __version__
+from tidings.ai.briefing import briefing_html, build_briefing
 from tidings.db import repository
 from tidings.db.models import Article
 from tidings.enrich import stories
 from tidings.errors import NotFoundError
-from tidings.web.deps import database_of
+from tidings.web.deps import database_of, settings_of
 
 FEED_SIZE = 50
 _TYPES = {
@@ -156,3 +157,43 @@ def story_feed(request: Request, story_id: int, kind: str) -> Response:
         story = stories.get_story(session, story_id)
         articles = stories.coverage(session, story.id)[::-1][:FEED_SIZE]
         return _respond(request, kind, f"{story.title} — Tidings", f"/stories/{story.id}", articles)
+
+
+@router.get("/briefing.{kind}", include_in_schema=False)
+def briefing_feed(request: Request, kind: str) -> Response:
+    """The daily briefing as a feed: one entry per day, the stories and summaries inside."""
+    _check_format(kind)
+    base = str(request.base_url).rstrip("/")
+    briefing = build_briefing(database_of(request), settings_of(request))
+    day = briefing.generated_at
+    entry_id = f"{base}/briefing#{day:%Y-%m-%d}"
+    title = f"Daily briefing — {day:%-d %B %Y}"
+    html = briefing_html(briefing, base)
+    if kind == "json":
+        document = {
+            "version": "https://jsonfeed.org/version/1.1",
+            "title": "Tidings daily briefing",
+            "home_page_url": f"{base}/briefing",
+            "feed_url": str(request.url),
+            "items": [{"id": entry_id, "url": f"{base}/briefing", "title": title,
+                       "content_html": html, "date_published": day.isoformat()}],
+        }  # fmt: skip
+        body = json.dumps(document, ensure_ascii=False, indent=1).encode()
+    else:
+        generator = FeedGenerator()
+        generator.id(str(request.url))
+        generator.title("Tidings daily briefing")
+        generator.description("The day's top stories, each summarised across its outlets")
+        generator.link(href=str(request.url), rel="self")
+        generator.link(href=f"{base}/briefing", rel="alternate")
+        entry = generator.add_entry()
+        entry.id(entry_id)
+        entry.guid(entry_id, permalink=False)
+        entry.title(title)
+        entry.link(href=f"{base}/briefing")
+        entry.published(day)
+        entry.updated(day)
+        entry.description(", ".join(story.title for story in briefing.stories) or "No stories yet")
+        entry.content(html, type="CDATA" if kind == "rss" else "html")
+        body = generator.rss_str(pretty=True) if kind == "rss" else generator.atom_str(pretty=True)
+    return Response(body, media_type=_TYPES[kind], headers={"Cache-Control": "public, max-age=300"})

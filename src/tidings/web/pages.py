@@ -11,6 +11,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
+from tidings.ai.provider import FEATURES, LANGUAGES, STORY_FEATURES
+from tidings.ai.text import paragraph_sentences
 from tidings.db import repository
 from tidings.db.models import Story
 from tidings.enrich import stories
@@ -38,11 +40,34 @@ templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.filters["ago"] = relative_time
 templates.env.filters["exact"] = exact_time
 templates.env.filters["paragraphs"] = lambda body: [p for p in (body or "").split("\n\n") if p]
+templates.env.filters["sentences"] = paragraph_sentences
 templates.env.filters["host"] = lambda url: urlsplit(url or "").hostname or ""
 templates.env.filters["snippet"] = lambda text: _snippet(text or "")
 templates.env.filters["web_url"] = lambda url: url if _is_web_url(url) else None
 
 router = APIRouter()
+AI_FEATURE_TITLES = {
+    "summary": "Summary",
+    "key-points": "Key points",
+    "explain": "Explain",
+    "ask": "Ask",
+    "translate": "Translate",
+}
+
+
+def ai_panel(target_type: str, target_id: int) -> dict[str, object]:
+    """What the "AI features" panel on an article or story page needs."""
+    features = FEATURES if target_type == "article" else STORY_FEATURES
+    return {
+        "ai_target": target_type,
+        "ai_id": target_id,
+        "ai_base": f"/{'articles' if target_type == 'article' else 'stories'}/{target_id}",
+        "ai_features": [
+            (f, AI_FEATURE_TITLES[f]) for f in features if f not in ("ask", "translate")
+        ],
+        "ai_translate": "translate" in features,
+        "ai_languages": LANGUAGES,
+    }
 
 
 def _snippet(text: str) -> str:
@@ -97,6 +122,7 @@ def article_page(request: Request, article_id: int) -> Response:
             "story": story if story and story.article_count > 1 else None,
             "also_published": also_published(session, article),
             "related": related,
+            **ai_panel("article", article.id),
         }
         return templates.TemplateResponse(request, "article.html", context)
 

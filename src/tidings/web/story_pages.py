@@ -9,7 +9,7 @@ from tidings.db import repository
 from tidings.db.models import Article
 from tidings.enrich import stories
 from tidings.web.deps import database_of
-from tidings.web.pages import PAGE_SIZE, templates
+from tidings.web.pages import PAGE_SIZE, ai_panel, templates
 
 router = APIRouter()
 
@@ -27,7 +27,14 @@ def story_page(request: Request, story_id: int) -> Response:
             if article.duplicate_of is not None:
                 copies.setdefault(article.duplicate_of, []).append(article)
         return templates.TemplateResponse(
-            request, "story.html", {"story": story, "coverage": originals, "copies": copies}
+            request,
+            "story.html",
+            {
+                "story": story,
+                "coverage": originals,
+                "copies": copies,
+                **ai_panel("story", story.id),
+            },
         )
 
 
