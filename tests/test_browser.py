@@ -86,3 +86,47 @@ def test_reader_opens_an_article_from_the_front_page(
     page.wait_for_load_state()
     assert page.locator("li.article-item").count() >= 5
     context.close()
+
+
+def test_ai_panel_shows_cited_answers_and_highlights_the_sentence(
+    browser: Browser, site: LiveServer
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page: Page = context.new_page()
+    errors: list[str] = []
+    page.on(
+        "console", lambda message: errors.append(message.text) if message.type == "error" else None
+    )
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(site.base_url + "/articles/1")
+    panel = page.locator(".ai-panel")
+    assert panel.locator("h2").inner_text() == "AI features"
+    panel.locator("a[data-ai-feature='key-points']").click()
+    items = panel.locator(".ai-output .ai-item")
+    items.first.wait_for()
+    assert 3 <= items.count() <= 5
+    assert page.url.endswith("/articles/1")  # answered in place, no page load
+    cite = panel.locator(".ai-output a.cite").first
+    sentence_id = cite.get_attribute("href").split("#")[1]
+    cite.click()
+    assert page.locator(f"#{sentence_id}.cited").count() == 1
+    panel.locator("#ai-question").fill("What is the price of bananas in Peru?")
+    panel.locator("form.ai-ask button").click()
+    panel.locator(".ai-output .ai-note").wait_for()
+    assert panel.locator(".ai-output .ai-note").inner_text() == "The article doesn't say."
+    panel.locator("#ai-language").select_option("zh-Hant")
+    panel.locator("form.ai-translate button").click()
+    panel.locator(".ai-output .flash-error").wait_for()
+    assert "needs a language model" in panel.locator(".ai-output .flash-error").inner_text()
+    # No script errors; failed loads are the expected 422 and the demo publisher's images
+    # (its server is not running under the tests).
+    assert all(error.startswith("Failed to load resource") for error in errors), errors
+    # Without JavaScript the same buttons open a result page with footnotes.
+    plain = browser.new_context(java_script_enabled=False).new_page()
+    plain.goto(site.base_url + "/articles/1")
+    plain.locator(".ai-panel a[data-ai-feature='summary']").click()
+    plain.wait_for_load_state()
+    assert plain.locator("h1.page-title").inner_text() == "Summary"
+    assert plain.locator("ol.footnotes li").count() >= 1
+    plain.context.close()
+    context.close()

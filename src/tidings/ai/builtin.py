@@ -220,10 +220,10 @@ class BuiltinProvider:
 
     def _explain(self, task: Task) -> Answer:
         """Background: the earlier coverage in time order, then the article's own context."""
-        target = task.documents[0]
-        earlier = sorted(task.context, key=lambda document: document.published_at)
-        if task.scope == "story":
-            target, earlier = earlier[0] if earlier else target, task.documents
+        if task.scope == "story":  # the story's own reports, first one first
+            earlier = task.documents
+        else:
+            earlier = sorted(task.context, key=lambda document: document.published_at)
         items: list[Item] = []
         for document in earlier[:4]:
             space = _space([document])
@@ -237,7 +237,7 @@ class BuiltinProvider:
                      kind="background", outlets=[document.publisher])
             )  # fmt: skip
         if task.scope == "article":
-            items.extend(self._own_background(target, limit=max(1, 4 - len(items))))
+            items.extend(self._own_background(task.documents[0], limit=max(1, 4 - len(items))))
         if not items:
             return Answer(self._summarise(task).items, note="No earlier coverage yet.")
         return Answer(items)
