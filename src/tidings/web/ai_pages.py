@@ -92,25 +92,23 @@ def _result_page(request: Request, target_type: str, target_id: int, feature: st
     ask = AIRequest(target_type, target_id, feature, language or None, question or None)
     run: AIRun | None = None
     error: str | None = None
+    status = 200
     try:
         run = service.request(ask, client=client_of(request), wait_s=PAGE_WAIT_S)
-    except (AIError, InvalidInputError) as failure:
-        error = str(failure)
+    except InvalidInputError as failure:  # shown on the page, with the way back
+        error, status = str(failure), 400
+    if run is not None and run.status == "error":
+        error, status = run.error, 422 if run.error_kind == "model_required" else 503
     items, footnotes = (
         present(run.result, target_type, target_id) if run and run.result else ([], [])
     )
     context = {
         "target_type": target_type, "target_id": target_id, "target_title": title, "back": back,
         "feature": feature, "feature_title": AI_FEATURE_TITLES.get(feature, feature),
-        "run": run, "error": error or (run.error if run else None), "items": items,
+        "run": run, "error": error, "items": items,
         "footnotes": footnotes, "result": run.result if run else None, "kinds": KIND_LABELS,
         "question": question, "language": language,
     }  # fmt: skip
-    status = 200 if error is None and (run is None or run.status != "error") else 503
-    if (run is not None and run.error_kind == "model_required") or (
-        isinstance(error, str) and "needs" in error
-    ):
-        status = 422
     return templates.TemplateResponse(request, "ai_result.html", context, status_code=status)
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from tidings.db import repository
@@ -34,6 +34,20 @@ from tidings.web.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1", tags=["v1"])
+TITLES = {400: "Bad Request", 404: "Not Found", 422: "Unprocessable Content",
+          429: "Too Many Requests", 502: "Bad Gateway", 503: "Service Unavailable"}  # fmt: skip
+
+
+def problem(status: int, detail: str, title: str | None = None) -> JSONResponse:
+    """An RFC 9457 problem+json response."""
+    return JSONResponse(
+        {"type": "about:blank", "title": title or TITLES.get(status, "Error"), "status": status,
+         "detail": detail},
+        status_code=status,
+        media_type="application/problem+json",
+    )  # fmt: skip
+
+
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": Problem, "description": "Bad input (e.g. an invalid cursor)"},
     404: {"model": Problem, "description": "Not found"},

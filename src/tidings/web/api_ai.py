@@ -12,7 +12,7 @@ from tidings.ai.config import load_ai_settings
 from tidings.ai.features import AIRun, ai_service_for
 from tidings.ai.features import Request as AIRequest
 from tidings.ai.provider import AIError
-from tidings.web.api import ERRORS
+from tidings.web.api import ERRORS, problem
 from tidings.web.deps import database_of, settings_of
 
 router = APIRouter(prefix="/api/v1", tags=["ai"])
@@ -45,13 +45,7 @@ def run_response(run: AIRun) -> JSONResponse:
             {"id": run.id, "status": "pending", "poll": f"/api/v1/ai/results/{run.id}"},
             status_code=202,
         )
-    status = 422 if run.error_kind == "model_required" else 503
-    title = "Unprocessable Content" if status == 422 else "Service Unavailable"
-    return JSONResponse(
-        {"type": "about:blank", "title": title, "status": status, "detail": run.error},
-        status_code=status,
-        media_type="application/problem+json",
-    )
+    return problem(422 if run.error_kind == "model_required" else 503, run.error or "AI failed")
 
 
 def _request(
@@ -107,13 +101,4 @@ def test_provider(request: Request) -> JSONResponse:
     try:
         return JSONResponse({"ok": True, "detail": provider.check()})
     except AIError as error:
-        return JSONResponse(
-            {
-                "type": "about:blank",
-                "title": "Service Unavailable",
-                "status": 503,
-                "detail": str(error),
-            },
-            status_code=503,
-            media_type="application/problem+json",
-        )
+        return problem(503, str(error))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -102,14 +102,6 @@ def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def _problem(status: int, title: str, detail: str) -> JSONResponse:
-    return JSONResponse(
-        {"type": "about:blank", "title": title, "status": status, "detail": detail},
-        status_code=status,
-        media_type="application/problem+json",
-    )
-
-
 def _error_page(request: Request, status: int, title: str, detail: str) -> Response:
     return pages.templates.TemplateResponse(
         request, "error.html", {"title": title, "detail": detail}, status_code=status
@@ -118,7 +110,7 @@ def _error_page(request: Request, status: int, title: str, detail: str) -> Respo
 
 def _respond(request: Request, status: int, title: str, detail: str) -> Response:
     if _wants_json(request):
-        return _problem(status, title, detail)
+        return api.problem(status, detail, title)
     return _error_page(request, status, title, detail)
 
 
