@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run serve test test-fast lint typecheck format system-deps bench bench-ingest bench-extract bench-enrich clean help
+.PHONY: run serve test test-fast lint typecheck format system-deps bench bench-ingest bench-extract bench-enrich bench-ai clean help
 
 help:
 	@echo "make run        install into .venv and start the demo at http://$(HOST):$(PORT)"
@@ -15,6 +15,7 @@ help:
 	@echo "make bench-ingest   a 1,000-item local feed, feed-only and with every page fetched"
 	@echo "make bench-extract  Tidings vs trafilatura, readability-lxml, newspaper4k on 181 news pages"
 	@echo "make bench-enrich   stories on ECB+, hashtags on Wikinews-fr, embeddings, enrichment speed"
+	@echo "make bench-ai       AI features: latency per provider, citation validity, ROUGE vs Lead-3"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -81,6 +82,9 @@ bench-enrich: $(VENV)/.installed-bench
 	$(BIN)/python bench/tags.py
 	$(BIN)/python bench/embed.py
 	$(BIN)/python bench/enrich.py
+
+bench-ai: $(VENV)/.installed-bench
+	$(BIN)/python bench/ai.py --show 6
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache src/*.egg-info

@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import importlib
+import importlib.metadata
 import json
 import os
 import re
@@ -418,7 +419,8 @@ def rouge_function() -> tuple[Callable[[list[str], list[str]], tuple[float, floa
             result["rougeLsum"].fmeasure,
         )
 
-    return score, "rouge-score 0.1.2 (Google), Porter stemmer, ROUGE-L = rougeLsum"
+    version = importlib.metadata.version("rouge-score")
+    return score, f"rouge-score {version} (Google), Porter stemmer, ROUGE-L = rougeLsum"
 
 
 @dataclass(slots=True)
@@ -435,6 +437,7 @@ class Pairs:
     pairs: list[Pair]
     skipped: Counter[str] = field(default_factory=Counter)
     source: str = ""
+    note: str | None = None
 
 
 def _normal(text: str) -> str:
@@ -463,7 +466,12 @@ def _description(html: str) -> str | None:
 
 def description_pairs(folder: Path) -> Pairs:
     truth = json.loads((folder / "ground-truth.json").read_text())
-    result = Pairs([], source=f"{folder.name}: meta descriptions of {len(truth)} pages")
+    result = Pairs(
+        [],
+        source=f"{folder.name}: meta descriptions of {len(truth)} pages",
+        note="Note: a page's description is written to sell the article from its opening, so "
+        "these references favour the lead (Lead-3) over any summariser that looks further in.",
+    )
     for name in sorted(truth):
         body = truth[name]["articleBody"]
         with gzip.open(folder / "html" / f"{name}.html.gz", "rt", encoding="utf-8") as page:
@@ -563,11 +571,9 @@ def rouge_report(pairs: Pairs) -> str:
             f"identical to Lead-3 on {same}. Built-in summary {1000 * took / kept:.1f} ms/article "
             "(sentence splitting included).",
         ]
-    lines += [
-        PUBLISHED_LEAD3 + " — for scale only: different references, different data.",
-        "Note: a page's description is written to sell the article from its opening, so "
-        "these references favour the lead (Lead-3) over any summariser that looks further in.",
-    ]
+    lines.append(PUBLISHED_LEAD3 + " — for scale only: different references, different data.")
+    if pairs.note:
+        lines.append(pairs.note)
     return "\n".join(lines)
 
 

@@ -426,3 +426,26 @@ def test_cli_configures_and_tests_the_provider(
     reset = runner.invoke(app, ["ai", "configure", "--reset"])
     assert reset.exit_code == 0
     assert "builtin" in reset.output
+
+
+def test_retention_takes_the_cached_answers_of_removed_articles(
+    service: AIService, demo_database: Database
+) -> None:
+    from tidings.ingest.retention import cleanup
+
+    ids = _ids(demo_database, "select id from articles order by published_at limit 2")
+    newest = _ids(demo_database, "select id from articles order by published_at desc limit 1")
+    for article_id in [*ids, *newest]:
+        service.request(Request("article", article_id, "summary"))
+    with demo_database.session() as session:
+        session.execute(text("update sources set retention_days = 1"))
+        session.execute(
+            text("update articles set published_at = '2000-01-01 00:00:00' where id in (:a, :b)"),
+            {"a": ids[0], "b": ids[1]},
+        )
+        session.commit()
+    cleanup(demo_database, make_settings(demo_database.url))
+    with demo_database.session() as session:
+        left = {row.target_id for row in session.scalars(select(AIResult))}
+    assert newest[0] in left
+    assert not left & set(ids)

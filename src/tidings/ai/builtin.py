@@ -35,19 +35,28 @@ from tidings.ai.provider import (
 from tidings.ai.text import Sentence, content_words
 from tidings.enrich.lang import convert_chinese
 
-LEAD_WEIGHT = 0.45  # share of a sentence's score that comes from its position (summary)
+LEAD_WEIGHT = 0.6  # share of a sentence's score from its position: news puts the essentials first
 KEY_POINT_LEAD_WEIGHT = 0.2
 LEAD_DECAY = 4.0  # sentences: the lead prior falls to 1/e this far into the article
 REDUNDANCY = 0.5  # cosine above which a candidate repeats a chosen sentence
 AGREE_SIMILARITY = 0.35  # cosine at which two outlets' sentences report the same thing
 ANSWER_COVERAGE = 0.5  # idf-weighted share of the question's words the answer must contain
-MIN_WORDS = 5  # shorter sentences (datelines, "Read more.") are poor summary material
-_NUMBER = re.compile(r"(?<![\w-])\d+(?:[.,]\d+)*(?![\w-])")  # 42, 1.8, 9,000; not "AureliaSat-1"
+MIN_WORDS = 4  # shorter sentences (datelines, "Read more.") are poor summary material
+# Figures: 42, 1.8, 9,000, 37.4 in "37.4C", 7.08 in "7.08am"; not the 1 of "AureliaSat-1".
+_NUMBER = re.compile(r"(?<![\w-])\d+(?:[.,]\d+)*")
+DIFFER_SIMILARITY = 0.5  # two sentences this close that give other figures disagree
 _BACKGROUND = re.compile(
     r"\b(since|ago|last (year|month|week)|earlier|previous(ly)?|first|began|history|"
     r"(19|20)\d\d|has been|have been|had been|background|context)\b|去年|此前|曾|自從|自从|以來|以来",
     re.IGNORECASE,
 )
+
+# Questions that ask for the gist ("What happened?", "發生了什麼事？") get the summary: their
+# words (stemmed) name no fact to look for.
+GIST_WORDS = frozenset(
+    ["happen", "go", "new", "news", "latest", "main", "point", "key", "summari", "gist",
+     "overview", "发生", "發生", "什么", "什麼", "事", "怎么", "怎麼"]
+)  # fmt: skip
 
 Matrix = npt.NDArray[np.float32]
 
@@ -114,7 +123,7 @@ def _importance(space: _Space, lead_weight: float) -> Matrix:
             sentence = space.sentences[row]
             lead = math.exp(-sentence.position / LEAD_DECAY)
             score = (1 - lead_weight) * float(centrality[offset]) + lead_weight * lead
-            if len(space.words[row]) < MIN_WORDS - 2 or len(sentence.text.split()) < MIN_WORDS:
+            if len(space.words[row]) < 2 or len(sentence.text.split()) < MIN_WORDS:
                 score *= 0.3
             scores[row] = score
     return scores
@@ -183,7 +192,8 @@ class BuiltinProvider:
         )
 
     def _in_language(self, answer: Answer, task: Task) -> Answer:
-        if task.language in ("zh-Hant", "zh-Hans"):
+        source = task.documents[0].language if task.documents else None
+        if task.language in ("zh-Hant", "zh-Hans") and source != task.language:
             for item in answer.items:
                 item.text = convert_chinese(item.text, task.language)
         return answer
@@ -202,8 +212,11 @@ class BuiltinProvider:
         language = documents[0].language if documents else None
         query = set(content_words(task.question or "", language, broad=False))
         not_found = NOT_IN_ARTICLE if task.scope == "article" else NOT_IN_COVERAGE
-        if not query or not space.sentences:
+        if not space.sentences:
             return Answer([], note=not_found)
+        if query <= GIST_WORDS and (task.question or "").strip():
+            gist = self._compare(task) if len(documents) > 1 else self._summarise(task)
+            return Answer([item for item in gist.items if item.kind != "differ"][:3])
         scores = _bm25(space, query)
         best = int(np.argmax(scores))
         wanted = sum(space.idf.get(word, 1.0) for word in query)
@@ -284,7 +297,9 @@ class BuiltinProvider:
                      [space.sentences[m].id for m in sorted(matches.values())], kind="agreed",
                      outlets=[documents[owner].publisher for owner in sorted(matches)])
             )  # fmt: skip
-            items.extend(self._differences(space, documents, row, matches))
+            for difference in self._differences(space, documents, row, matches):
+                if not any(set(d.citations) == set(difference.citations) for d in items):
+                    items.append(difference)
         only_scores = np.array(
             [scores[row] if len(support[row]) == 1 else 0.0 for row in range(len(scores))],
             dtype=np.float32,

@@ -31,9 +31,12 @@ def parse_lines(text: str) -> list[Item]:
             for part in re.split(r"[,;]", match.group(1))
         ]
         clean = " ".join(CITATION.sub("", line).split())
-        if clean:
+        if clean and all(item.text != clean for item in items):  # small models repeat lines
             items.append(Item(clean, list(dict.fromkeys(citations))))
     return items
+
+
+UNSUPPORTED_NOTE = "The model's answer is not backed by the cited sentences; read it with care."
 
 
 def validate(answer: Answer, task: Task) -> Answer:
@@ -52,6 +55,8 @@ def validate(answer: Answer, task: Task) -> Answer:
             item.supported = False
         elif task.feature != "translate" and same_script(language, task.language):
             item.supported = _overlaps(item, [text_of[cid] for cid in item.citations], language)
+    if answer.items and not any(item.supported for item in answer.items):
+        answer.note = answer.note or UNSUPPORTED_NOTE
     return answer
 
 

@@ -100,6 +100,9 @@ class OpenAIProvider:
             return Answer([], note=not_found)
         items = _with_kinds(parse_lines(text)) if task.scope == "story" else parse_lines(text)
         answer = validate(Answer(items), task)
+        source_chars = sum(len(s.text) for d in task.all_documents() for s in d.sentences)
+        if source_chars > self.config.max_source_chars and answer.note is None:
+            answer.note = "The sources were shortened to fit the model's context."
         if not answer.items:
             raise AIBackendError(f"The model at {self.config.base_url} returned no usable text.")
         return answer

@@ -11,7 +11,7 @@ from sqlalchemy.orm import aliased
 
 from tidings.config import Settings
 from tidings.db import repository
-from tidings.db.models import Article, Source
+from tidings.db.models import AIResult, Article, Source
 from tidings.db.session import Database
 
 REPORT_KEY = "cleanup.last_report"
@@ -94,6 +94,12 @@ def cleanup(database: Database, settings: Settings, *, dry_run: bool = False) ->
                 .where(Article.duplicate_of.is_not(None))
                 .where(~select(original.id).where(original.id == Article.duplicate_of).exists())
                 .values(duplicate_of=None)
+            )
+            # Cached AI answers about removed articles go with them.
+            session.execute(
+                delete(AIResult)
+                .where(AIResult.target_type == "article")
+                .where(~select(Article.id).where(Article.id == AIResult.target_id).exists())
             )
     with database.session() as session:
         report.saved_kept = int(
