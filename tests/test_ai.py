@@ -245,6 +245,7 @@ def test_api_follows_the_contract(client: httpx.Client) -> None:
         assert failed.status_code == status, failed.text
         assert failed.headers["content-type"].startswith("application/problem+json")
         assert words in failed.json()["detail"]
+    assert client.get("/api/v1/ai/results/999999").status_code == 404
     polled = client.get(f"/api/v1/ai/results/{body['id']}")
     assert polled.status_code == 200
     assert polled.json()["items"] == body["items"]

@@ -60,7 +60,7 @@ def test_every_feature_runs_through_the_model_server(
 
     settings = make_settings(demo_database.url, ai_provider="openai", ai_base_url=model_url,
                              ai_model=MODEL_ID, ai_max_tokens=48, ai_timeout_s=120,
-                             ai_max_source_chars=1500)  # fmt: skip
+                             ai_max_source_chars=800)  # fmt: skip
     with LiveServer(create_app(settings, demo_database, run_scheduler=False)) as server:
         http = httpx.Client(base_url=server.base_url, timeout=60)
         story = http.get("/api/v1/stories", params={"limit": 1}).json()["items"][0]["id"]
@@ -134,7 +134,7 @@ def test_prompts_number_every_source_sentence(demo_database: Database) -> None:
 def test_jobs_never_block_a_page(model_url: str, demo_database: Database) -> None:
     settings = make_settings(demo_database.url, ai_provider="openai", ai_base_url=model_url,
                              ai_model=MODEL_ID, ai_max_tokens=48, ai_timeout_s=120,
-                             ai_max_source_chars=1500)  # fmt: skip
+                             ai_max_source_chars=800)  # fmt: skip
     service = ai_service_for(demo_database, settings)
     started = time.monotonic()
     run = service.request(Request("article", 2, "summary"), wait_s=0)

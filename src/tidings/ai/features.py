@@ -42,7 +42,7 @@ from tidings.config import Settings
 from tidings.db.models import AIResult
 from tidings.db.session import Database
 from tidings.enrich.service import enricher_for
-from tidings.errors import InvalidInputError, TidingsError
+from tidings.errors import InvalidInputError, NotFoundError, TidingsError
 
 PENDING_GRACE = timedelta(seconds=30)  # beyond the timeout: a pending row this old is dead
 SETTINGS_TTL_S = 5.0
@@ -120,9 +120,12 @@ class AIService:
             row = _claim(session, row, request, key, digest, language, provider)
             row_id = row.id
         if provider.name == "builtin":
-            self._run(row_id, provider, task)
+            self._run(row_id, provider, task, digest)
             return self.get(row_id)
-        future = self.jobs.submit(key, lambda: self._run(row_id, provider, task))
+        # Keyed by the sources too: a job for text since edited runs on, but cannot land.
+        future = self.jobs.submit(
+            f"{key}:{digest}", lambda: self._run(row_id, provider, task, digest)
+        )
         if wait_s > 0:
             with contextlib.suppress(FutureTimeout):
                 future.result(timeout=wait_s)
@@ -132,7 +135,7 @@ class AIService:
         with self.database.session() as session:
             row = session.get(AIResult, result_id)
             if row is None:
-                raise InvalidInputError(f"no AI result with id {result_id}")
+                raise NotFoundError(f"no AI result with id {result_id}")
             return _as_run(row)
 
     def _task(self, session: Session, request: Request) -> Task:
@@ -146,7 +149,7 @@ class AIService:
     def _allowed(self, client: str) -> bool:
         return bool(self._limiter.hit(self._limit, "ai", client))
 
-    def _run(self, row_id: int, provider: Provider, task: Task) -> None:
+    def _run(self, row_id: int, provider: Provider, task: Task, digest: str) -> None:
         """The job: run the provider and store its result or its error."""
         try:
             answer = provider.run(task)
@@ -161,8 +164,8 @@ class AIService:
             error = f"AI job failed: {type(failure).__name__}: {failure}"
         with self.database.session() as session:
             row = session.get(AIResult, row_id)
-            if row is None:
-                return
+            if row is None or row.text_hash != digest:
+                return  # removed, or claimed again for newer sources
             row.status = "error" if error else "done"
             row.result, row.error = payload, error
             row.updated_at = datetime.now(UTC)

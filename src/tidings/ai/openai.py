@@ -94,13 +94,17 @@ class OpenAIProvider:
             {"role": "system", "content": SYSTEM},
             {"role": "user", "content": prompt(task, self.config.max_source_chars)},
         ]
-        text = self.complete(messages, self.config.max_tokens)
+        source_chars = sum(len(s.text) for d in task.all_documents() for s in d.sentences)
+        max_tokens = self.config.max_tokens
+        if task.feature == "translate":  # a translation is as long as its source
+            budget = min(source_chars, self.config.max_source_chars)
+            max_tokens = max(max_tokens, min(4096, budget // 2))
+        text = self.complete(messages, max_tokens)
         not_found = NOT_IN_ARTICLE if task.scope == "article" else NOT_IN_COVERAGE
         if task.feature == "ask" and _says_not_found(text):
             return Answer([], note=not_found)
         items = _with_kinds(parse_lines(text)) if task.scope == "story" else parse_lines(text)
         answer = validate(Answer(items), task)
-        source_chars = sum(len(s.text) for d in task.all_documents() for s in d.sentences)
         if source_chars > self.config.max_source_chars and answer.note is None:
             answer.note = "The sources were shortened to fit the model's context."
         if not answer.items:
