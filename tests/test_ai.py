@@ -132,6 +132,9 @@ def test_ask_answers_from_the_article_or_says_it_doesnt(
     first = found.result["items"][0]
     assert "11-year-old" in first["text"]
     assert first["citations"]
+    gist = service.request(Request("article", article_id, "ask", question="What happened?"))
+    assert gist.result is not None
+    assert gist.result["items"][0]["citations"] == ["s1"]  # the lead, not a word match
     missing = service.request(
         Request("article", article_id, "ask", question="What is the price of bananas in Peru?")
     )
@@ -450,3 +453,25 @@ def test_retention_takes_the_cached_answers_of_removed_articles(
         left = {row.target_id for row in session.scalars(select(AIResult))}
     assert newest[0] in left
     assert not left & set(ids)
+
+
+@pytest.mark.parametrize(
+    ("title", "question", "expected"),
+    [
+        ("%panda%", "How old is the mother?", "11-year-old"),
+        ("%panda%", "Who is the zoo director?", "Petra Holm"),
+        ("%渡輪%", "公司去年虧損多少？", "虧損"),
+        ("%渡輪%", "誰反對加價？", "反對加價"),
+        ("%渡轮%", "公司去年亏损多少？", "虧損"),  # a Simplified question finds Traditional text
+    ],
+)
+def test_questions_find_the_sentence_that_answers_them(
+    service: AIService, demo_database: Database, title: str, question: str, expected: str
+) -> None:
+    from tidings.enrich.lang import convert_chinese
+
+    pattern = convert_chinese(title, "zh-Hant") if "%" in title else title
+    found = _ids(demo_database, f"select id from articles where title like '{pattern}' limit 1")
+    run = service.request(Request("article", found[0], "ask", question=question))
+    assert run.result is not None
+    assert expected in run.result["items"][0]["text"]

@@ -54,9 +54,23 @@ _BACKGROUND = re.compile(
 # Questions that ask for the gist ("What happened?", "發生了什麼事？") get the summary: their
 # words (stemmed) name no fact to look for.
 GIST_WORDS = frozenset(
-    ["happen", "go", "new", "news", "latest", "main", "point", "key", "summari", "gist",
-     "overview", "发生", "發生", "什么", "什麼", "事", "怎么", "怎麼"]
+    ["happen", "happened", "happens", "go", "going", "new", "news", "latest", "main", "point",
+     "key", "summari", "gist", "overview", "发生", "發生", "什么", "什麼", "事", "怎么", "怎麼"]
 )  # fmt: skip
+
+_WH = re.compile(
+    r"\b(when|where|who|whom|whose|why|how|which)\b|何時|幾時|几时|哪|誰|谁|為什麼|为什么|多少|幾|几",
+    re.IGNORECASE,
+)
+_WHEN = re.compile(r"\bwhen\b|what time|何時|幾時|几时|什麼時候|什么时候", re.IGNORECASE)
+_TIME = re.compile(
+    r"\b(today|yesterday|tonight|tomorrow|this (morning|afternoon|evening|week|month|year)|"
+    r"last (night|week|month|year)|next (week|month|year)|ago|since|"
+    r"(mon|tues|wednes|thurs|fri|satur|sun)day|january|february|march|april|may|june|july|"
+    r"august|september|october|november|december|(19|20)\d\d|\d{1,2}[:.]\d{2}\s*(am|pm|a\.m\.|p\.m\.)?|"
+    r"\d{1,2}\s*(am|pm|a\.m\.|p\.m\.))\b|今天|今日|昨天|昨日|明天|上午|下午|晚上|凌晨|[年月日]|[時时]",
+    re.IGNORECASE,
+)
 
 Matrix = npt.NDArray[np.float32]
 
@@ -210,18 +224,27 @@ class BuiltinProvider:
         documents = task.documents
         space = _space(documents, broad=False)
         language = documents[0].language if documents else None
-        query = set(content_words(task.question or "", language, broad=False))
+        question = task.question or ""
+        query = set(content_words(question, language, broad=False))
         not_found = NOT_IN_ARTICLE if task.scope == "article" else NOT_IN_COVERAGE
-        if not space.sentences:
+        if not space.sentences or not question.strip():
             return Answer([], note=not_found)
-        if query <= GIST_WORDS and (task.question or "").strip():
+        asks_when = bool(_WHEN.search(question))
+        if query <= GIST_WORDS and not _WH.search(question):  # "What happened?"
             gist = self._compare(task) if len(documents) > 1 else self._summarise(task)
             return Answer([item for item in gist.items if item.kind != "differ"][:3])
-        scores = _bm25(space, query)
+        query -= GIST_WORDS  # "When did it happen?": the event is the article's, not a word
+        scores = _bm25(space, query) if query else np.zeros(len(space.sentences), np.float32)
+        if asks_when:  # prefer sentences that say when
+            timed = np.array([bool(_TIME.search(s.text)) for s in space.sentences], np.float32)
+            if not timed.any():
+                return Answer([], note=not_found)
+            weight = 0.5 * scores.max() if scores.max() > 0 else _importance(space, LEAD_WEIGHT)
+            scores = scores + timed * weight
         best = int(np.argmax(scores))
         wanted = sum(space.idf.get(word, 1.0) for word in query)
         covered = sum(space.idf.get(w, 1.0) for w in query & set(space.words[best]))
-        if scores[best] <= 0 or covered / wanted < ANSWER_COVERAGE:
+        if scores[best] <= 0 or (wanted and covered / wanted < ANSWER_COVERAGE):
             return Answer([], note=not_found)
         rows = [row for row in np.argsort(-scores)[:3] if scores[row] >= 0.6 * scores[best]]
         items = [self._cited(space, documents, int(row)) for row in rows]  # best first

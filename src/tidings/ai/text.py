@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import snowballstemmer  # type: ignore[import-untyped]
 
 from tidings.enrich.features import stopwords
+from tidings.enrich.lang import convert_chinese
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3040-\u30ff]")
 # A sentence end: terminal punctuation, optional closing quotes/brackets, then (for Latin
@@ -270,7 +271,9 @@ def content_words(text: str, language: str | None = None, *, broad: bool = True)
     base = (language or "en").split("-")[0].lower()
     stop = QUESTION_STOPWORDS if not broad and base == "en" else stopwords(base)
     if _CJK.search(text):
-        raw = [w for w in _jieba_words(text) if w.strip()]
+        # jieba's dictionary is Simplified: Traditional text is segmented (and so matched)
+        # far better once converted, and a question in either script then finds the other.
+        raw = [w for w in _jieba_words(convert_chinese(text, "zh-Hans")) if w.strip()]
         words = [w.lower() for piece in raw for w in _WORD.findall(piece)]
     else:
         words = [w.lower().replace("’", "'") for w in _WORD.findall(text)]
