@@ -22,6 +22,7 @@ from tidings.db.session import Database
 from tidings.demo.runner import start_demo
 from tidings.demo.server import PublisherServer
 from tidings.ingest.pipeline import refresh_all
+from tidings.web.auth import CSRF_COOKIE
 
 DATA = Path(__file__).parent / "data"
 # A fixed anchor keeps publish times (and so listing order) the same in every run.
@@ -146,7 +147,19 @@ def site(demo_database: Database) -> Iterator[LiveServer]:
         yield server
 
 
+class FormClient(httpx.Client):
+    """Posts forms as the site's own pages do: with the CSRF token they carry. (The CSRF
+    tests use a plain httpx.Client to show what happens without it.)"""
+
+    def post(self, url: httpx.URL | str, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
+        if not str(url).startswith("/api/") and "json" not in kwargs and "content" not in kwargs:
+            if CSRF_COOKIE not in self.cookies:
+                self.get("/login")  # any page hands out the token
+            kwargs["data"] = {**(kwargs.get("data") or {}), "csrf_token": self.cookies[CSRF_COOKIE]}
+        return super().post(url, **kwargs)
+
+
 @pytest.fixture
 def client(site: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=site.base_url, timeout=10) as http:
+    with FormClient(base_url=site.base_url, timeout=10) as http:
         yield http

@@ -132,6 +132,16 @@ def demo(
             total = repository.count_articles(session)
             story_count = stories.count_stories(session, min_sources=2)
         console.print(f"{total} articles stored, {story_count} stories covered by several outlets.")
+        from tidings.cli.users import ensure_admin
+
+        password = ensure_admin(database)
+        if password:
+            console.print(
+                f"Admin account: admin@tidings.local, password {password} "
+                "(sign in at /login; change it at /account)",
+                highlight=False,
+                markup=False,
+            )
         if serve_site:
             _serve(settings, database, host, port, scheduler=True)
     finally:
@@ -158,6 +168,7 @@ from tidings.cli import ai as _ai_commands  # noqa: E402,F401 - registers comman
 from tidings.cli import enrich as _enrich_commands  # noqa: E402,F401 - registers commands
 from tidings.cli import extract as _extract_commands  # noqa: E402,F401 - registers commands
 from tidings.cli import sources as _source_commands  # noqa: E402,F401 - registers commands
+from tidings.cli import users as _user_commands  # noqa: E402,F401 - registers commands
 
 
 def main() -> None:

@@ -133,6 +133,7 @@ class Article(Base):
     story_id: Mapped[int | None] = mapped_column(Integer, index=True)
     duplicate_of: Mapped[int | None] = mapped_column(Integer, index=True)
     enriched_at: Mapped[datetime | None] = mapped_column(index=True)
+    comment_count: Mapped[int] = mapped_column(Integer, default=0)  # visible comments
 
     source: Mapped[Source] = relationship(back_populates="articles")
     tags: Mapped[list[ArticleTag]] = relationship(
@@ -171,6 +172,7 @@ class Story(Base):
     tags: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)  # merged hashtags
     merged_into: Mapped[int | None] = mapped_column(Integer)  # a story folded into another
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    comment_count: Mapped[int] = mapped_column(Integer, default=0)  # visible comments
 
 
 class Tag(Base):
@@ -252,3 +254,75 @@ class AIResult(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (Index("ix_ai_results_target", "target_type", "target_id"),)
+
+
+class User(Base):
+    """A reader account: `role` is "reader", "moderator" or "admin"."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # stored lower-cased
+    display_name: Mapped[str] = mapped_column(String(80))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20), default="reader")
+    banned: Mapped[bool] = mapped_column(default=False)
+    deleted: Mapped[bool] = mapped_column(default=False)  # the account is gone; threads stay
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    reset_token_hash: Mapped[str | None] = mapped_column(String(64))
+    reset_expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UserSession(Base):
+    """A signed-in browser: the cookie holds a random token, the table only its hash."""
+
+    __tablename__ = "user_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class Comment(Base):
+    """A reader's comment on an article or story; `parent_id` makes a reply (two levels)."""
+
+    __tablename__ = "comments"
+    __table_args__ = (
+        Index("ix_comments_target", "target_type", "target_id", "created_at"),
+        Index("ux_comments_submission", "user_id", "submission_id", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    target_type: Mapped[str] = mapped_column(String(10))  # "article" | "story"
+    target_id: Mapped[int] = mapped_column(Integer)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    body: Mapped[str] = mapped_column(Text)  # the Markdown as written
+    html: Mapped[str] = mapped_column(Text)  # rendered and sanitised once, when written
+    status: Mapped[str] = mapped_column(String(10), default="visible")  # visible|hidden|deleted
+    submission_id: Mapped[str] = mapped_column(String(64))  # one post per form render
+    client_address: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    edited_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class CommentReport(Base):
+    """A reader flagged a comment for the moderators (once per reader and comment)."""
+
+    __tablename__ = "comment_reports"
+
+    comment_id: Mapped[int] = mapped_column(
+        ForeignKey("comments.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

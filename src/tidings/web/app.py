@@ -5,23 +5,37 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tidings import __version__
 from tidings.ai.features import RateLimitedError
 from tidings.ai.provider import AIBackendError, ModelRequiredError
+from tidings.comments.service import CommentRateError, ForbiddenError
 from tidings.config import Settings, get_settings
 from tidings.db.migrate import upgrade
 from tidings.db.session import Database
 from tidings.enrich.service import enricher_for
 from tidings.errors import InvalidInputError, NotFoundError, TidingsError
 from tidings.ingest.scheduler import Scheduler
-from tidings.web import ai_pages, api, api_ai, api_stories, feeds_out, pages, story_pages
+from tidings.web import (
+    account_pages,
+    ai_pages,
+    api,
+    api_ai,
+    api_stories,
+    comment_pages,
+    feeds_out,
+    pages,
+    story_pages,
+)
+from tidings.web.auth import CSRFError, needs_admin, remember_csrf
 
 STATIC_DIR = Path(__file__).parent / "static"
 _SECURITY_HEADERS = {
@@ -74,6 +88,8 @@ def create_app(
     app.include_router(api_stories.router)
     app.include_router(api_ai.router)
     app.include_router(ai_pages.router)
+    app.include_router(account_pages.router)
+    app.include_router(comment_pages.router)
     app.include_router(feeds_out.router)
     app.include_router(pages.router)
     app.include_router(story_pages.router)
@@ -84,7 +100,18 @@ def create_app(
     async def headers(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        response = await call_next(request)
+        if _cross_site_api_write(request):
+            response: Response = api.problem(403, "cross-site requests to the API are refused")
+        elif await run_in_threadpool(needs_admin, request):
+            if _wants_json(request):
+                response = api.problem(403, "sign in as an admin to do this")
+            else:
+                response = RedirectResponse(
+                    f"/login?next={quote(request.url.path)}", status_code=303
+                )
+        else:
+            response = await call_next(request)
+        remember_csrf(request, response)
         for name, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         if request.url.path.startswith("/static/"):
@@ -96,6 +123,14 @@ def create_app(
         return {"status": "ok"}
 
     return app
+
+
+def _cross_site_api_write(request: Request) -> bool:
+    """A browser on another site posting to the API with this site's cookies (CSRF)."""
+    if not request.url.path.startswith("/api/") or request.method in ("GET", "HEAD", "OPTIONS"):
+        return False
+    origin = request.headers.get("origin")
+    return bool(origin) and urlsplit(origin or "").netloc != request.headers.get("host")
 
 
 def _wants_json(request: Request) -> bool:
@@ -134,6 +169,18 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AIBackendError)
     async def ai_backend(request: Request, error: AIBackendError) -> Response:
         return _respond(request, 503, "Service Unavailable", str(error))
+
+    @app.exception_handler(CSRFError)
+    async def csrf(request: Request, error: CSRFError) -> Response:
+        return _respond(request, 403, "Forbidden", str(error))
+
+    @app.exception_handler(ForbiddenError)
+    async def forbidden(request: Request, error: ForbiddenError) -> Response:
+        return _respond(request, 403, "Forbidden", str(error))
+
+    @app.exception_handler(CommentRateError)
+    async def comment_rate(request: Request, error: CommentRateError) -> Response:
+        return _respond(request, 429, "Too Many Requests", str(error))
 
     @app.exception_handler(TidingsError)
     async def other(request: Request, error: TidingsError) -> Response:

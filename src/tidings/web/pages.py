@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote, urlsplit
@@ -9,10 +10,12 @@ from urllib.parse import quote, urlsplit
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from tidings.ai.provider import FEATURES, LANGUAGES, STORY_FEATURES
 from tidings.ai.text import paragraph_sentences
+from tidings.comments import service as comments
 from tidings.db import repository
 from tidings.db.models import Story
 from tidings.enrich import stories
@@ -30,6 +33,7 @@ from tidings.ingest.sources import (
     update_source_settings,
 )
 from tidings.search import SearchFilters, search_articles
+from tidings.web.auth import CSRF_FIELD, CSRFError, check_csrf, csrf_token, current_user
 from tidings.web.deps import database_of, settings_of
 from tidings.web.timefmt import exact_time, relative_time
 
@@ -41,6 +45,10 @@ templates.env.filters["ago"] = relative_time
 templates.env.filters["exact"] = exact_time
 templates.env.filters["paragraphs"] = lambda body: [p for p in (body or "").split("\n\n") if p]
 templates.env.filters["sentences"] = paragraph_sentences
+templates.env.globals["user_of"] = current_user
+templates.env.globals["csrf"] = csrf_token
+templates.env.globals["can"] = comments.allowed
+templates.env.globals["new_submission_id"] = lambda: secrets.token_urlsafe(16)
 templates.env.filters["host"] = lambda url: urlsplit(url or "").hostname or ""
 templates.env.filters["snippet"] = lambda text: _snippet(text or "")
 templates.env.filters["web_url"] = lambda url: url if _is_web_url(url) else None
@@ -70,6 +78,16 @@ def ai_panel(target_type: str, target_id: int) -> dict[str, object]:
     }
 
 
+def comments_context(
+    request: Request, session: Session, target_type: str, target_id: int
+) -> dict[str, object]:
+    """What the Comments section of an article or story page needs."""
+    threads = comments.thread(session, target_type, target_id, current_user(request))
+    count = sum(1 + len(t.replies) for t in threads)
+    return {"threads": threads, "comment_count": count,
+            "comment_target": target_type, "comment_target_id": target_id}  # fmt: skip
+
+
 def _snippet(text: str) -> str:
     flat = " ".join(text.split())
     if len(flat) <= SNIPPET_CHARS:
@@ -81,13 +99,16 @@ def _is_web_url(url: str | None) -> bool:
     return bool(url) and urlsplit(url or "").scheme in ("http", "https")
 
 
-def require_same_origin(request: Request) -> None:
-    """Refuse cross-site form posts (CSRF) until accounts bring per-session tokens."""
+async def require_same_origin(request: Request) -> None:
+    """Refuse cross-site form posts: the CSRF token of the page, and the browser's word on
+    where the request came from (Sec-Fetch-Site, Origin)."""
     if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
-        raise InvalidInputError("cross-site form submissions are refused")
+        raise CSRFError("cross-site form submissions are refused")
     origin = request.headers.get("origin")
     if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
-        raise InvalidInputError("cross-site form submissions are refused")
+        raise CSRFError("cross-site form submissions are refused")
+    token = (await request.form()).get(CSRF_FIELD)
+    check_csrf(request, token if isinstance(token, str) else None)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -123,6 +144,7 @@ def article_page(request: Request, article_id: int) -> Response:
             "also_published": also_published(session, article),
             "related": related,
             **ai_panel("article", article.id),
+            **comments_context(request, session, "article", article.id),
         }
         return templates.TemplateResponse(request, "article.html", context)
 

@@ -34,6 +34,7 @@ class ArticleOut(BaseModel):
     tags: list[TagOut] = []
     story_id: int | None = None
     duplicate_of: int | None = None
+    comment_count: int = 0
 
     @field_serializer("published_at", "updated_at")
     def _iso(self, value: datetime | None) -> str | None:
@@ -59,6 +60,7 @@ class ArticleOut(BaseModel):
             tags=[TagOut(name=t.tag.name, label=t.label, slug=t.tag.slug) for t in article.tags],
             story_id=article.story_id,
             duplicate_of=article.duplicate_of,
+            comment_count=article.comment_count or 0,
         )
 
 
@@ -72,6 +74,7 @@ class StoryOut(BaseModel):
     source_count: int
     languages: list[str]
     tags: list[TagOut]
+    comment_count: int = 0
 
     @field_serializer("first_published_at", "last_published_at")
     def _iso(self, value: datetime) -> str:
@@ -89,6 +92,7 @@ class StoryOut(BaseModel):
             source_count=story.source_count,
             languages=list(story.languages or []),
             tags=[TagOut(**tag) for tag in story.tags or []],
+            comment_count=story.comment_count or 0,
         )
 
 

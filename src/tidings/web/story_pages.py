@@ -9,7 +9,7 @@ from tidings.db import repository
 from tidings.db.models import Article
 from tidings.enrich import stories
 from tidings.web.deps import database_of
-from tidings.web.pages import PAGE_SIZE, ai_panel, templates
+from tidings.web.pages import PAGE_SIZE, ai_panel, comments_context, templates
 
 router = APIRouter()
 
@@ -34,6 +34,7 @@ def story_page(request: Request, story_id: int) -> Response:
                 "coverage": originals,
                 "copies": copies,
                 **ai_panel("story", story.id),
+                **comments_context(request, session, "story", story.id),
             },
         )
 

@@ -1,0 +1,1 @@
+"""Reader accounts: passwords, sessions, roles, lock-out and reset tokens."""

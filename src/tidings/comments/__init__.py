@@ -1,0 +1,1 @@
+"""Readers' comments: Markdown rendered through an allowlist, threads, reports, moderation."""

@@ -1,0 +1,153 @@
+"""Account pages: sign up, sign in and out, password change and reset, delete account."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlsplit
+
+import limits
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from tidings.accounts import service as accounts
+from tidings.errors import InvalidInputError
+from tidings.web.auth import SESSION_COOKIE, check_csrf, current_user, set_session_cookie
+from tidings.web.deps import database_of
+from tidings.web.pages import templates
+
+router = APIRouter()
+LOGIN_RATE = limits.parse("10/minute")  # sign-in attempts per client address
+_limiter = limits.strategies.MovingWindowRateLimiter(limits.storage.MemoryStorage())
+
+Text = Annotated[str, Form()]
+
+
+def _next(target: str | None) -> str:
+    """Only local paths: no open redirect through ?next=."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    parts = urlsplit(target)
+    return (
+        parts.path
+        + (f"?{parts.query}" if parts.query else "")
+        + (f"#{parts.fragment}" if parts.fragment else "")
+    )
+
+
+def _form(request: Request, name: str, status: int = 200, **context: object) -> Response:
+    return templates.TemplateResponse(request, f"{name}.html", context, status_code=status)
+
+
+def _signed_in(request: Request, token: str, target: str) -> Response:
+    response = RedirectResponse(_next(target), status_code=303)
+    set_session_cookie(request, response, token)
+    return response
+
+
+@router.get("/signup", response_class=HTMLResponse)
+def signup_page(request: Request, next: str = "/") -> Response:
+    return _form(request, "signup", next=_next(next))
+
+
+@router.post("/signup")
+def signup(request: Request, email: Text, display_name: Text, password: Text,
+           csrf_token: Text = "", next: Text = "/") -> Response:  # fmt: skip
+    check_csrf(request, csrf_token)
+    try:
+        with database_of(request).session() as session:
+            user = accounts.create_user(session, email, password, display_name)
+            token = accounts.start_session(session, user)
+    except InvalidInputError as error:
+        return _form(request, "signup", 400, error=str(error), email=email,
+                     display_name=display_name, next=_next(next))  # fmt: skip
+    return _signed_in(request, token, next)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str = "/") -> Response:
+    return _form(request, "login", next=_next(next))
+
+
+@router.post("/login")
+def login(request: Request, email: Text, password: Text, csrf_token: Text = "",
+          next: Text = "/") -> Response:  # fmt: skip
+    check_csrf(request, csrf_token)
+    address = request.client.host if request.client else "unknown"
+    if not _limiter.hit(LOGIN_RATE, database_of(request).url, address):
+        return _form(request, "login", 429, error="too many sign-in attempts: wait a minute",
+                     email=email, next=_next(next))  # fmt: skip
+    try:
+        with database_of(request).session() as session:
+            user = accounts.authenticate(session, email, password)
+            token = accounts.start_session(session, user)
+    except accounts.AuthError as error:
+        return _form(request, "login", 401, error=str(error), email=email, next=_next(next))
+    return _signed_in(request, token, next)
+
+
+@router.post("/logout")
+def logout(request: Request, csrf_token: Text = "") -> Response:
+    check_csrf(request, csrf_token)
+    with database_of(request).session() as session:
+        accounts.end_session(session, request.cookies.get(SESSION_COOKIE))
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account_page(request: Request, message: str | None = None) -> Response:
+    user = current_user(request)
+    if user is None:
+        return RedirectResponse("/login?next=/account", status_code=303)
+    return _form(request, "account", user=user, message=message)
+
+
+@router.post("/account/password")
+def change_password(request: Request, current: Text, new: Text, csrf_token: Text = "") -> Response:
+    check_csrf(request, csrf_token)
+    user = current_user(request)
+    if user is None:
+        return RedirectResponse("/login?next=/account", status_code=303)
+    try:
+        with database_of(request).session() as session:
+            row = session.merge(user)
+            accounts.change_password(session, row, current, new)
+            token = accounts.start_session(session, row)
+    except (accounts.AuthError, InvalidInputError) as error:
+        return _form(request, "account", 400, user=user, error=str(error))
+    return _signed_in(request, token, "/account?message=Password+changed")
+
+
+@router.post("/account/delete")
+def delete_account(request: Request, password: Text, csrf_token: Text = "") -> Response:
+    check_csrf(request, csrf_token)
+    user = current_user(request)
+    if user is None:
+        return RedirectResponse("/login", status_code=303)
+    try:
+        with database_of(request).session() as session:
+            row = accounts.authenticate(session, user.email, password)
+            accounts.delete_account(session, row)
+    except accounts.AuthError as error:
+        return _form(request, "account", 400, user=user, error=str(error))
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/reset/{token}", response_class=HTMLResponse)
+def reset_page(request: Request, token: str) -> Response:
+    return _form(request, "reset", token=token)
+
+
+@router.post("/reset/{token}")
+def reset(request: Request, token: str, password: Text, csrf_token: Text = "") -> Response:
+    check_csrf(request, csrf_token)
+    try:
+        with database_of(request).session() as session:
+            user = accounts.reset_password(session, token, password)
+            session_token = accounts.start_session(session, user)
+    except (accounts.AuthError, InvalidInputError) as error:
+        return _form(request, "reset", 400, token=token, error=str(error))
+    return _signed_in(request, session_token, "/")
