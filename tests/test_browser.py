@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.conftest import LiveServer
+from tidings.db.session import Database
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -130,3 +132,56 @@ def test_ai_panel_shows_cited_answers_and_highlights_the_sentence(
     assert plain.locator("ol.footnotes li").count() >= 1
     plain.context.close()
     context.close()
+
+
+def test_reader_signs_up_comments_replies_and_a_moderator_hides_it(
+    browser: Browser,
+    site: LiveServer,
+    demo_database: Database,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    from tidings.accounts.service import create_user
+
+    with demo_database.session() as session:
+        create_user(session, "mod@example.org", "moderator password", "Mod", "moderator")
+    shots = Path(__file__).parent.parent / "test-artifacts"  # kept after the run (git-ignored)
+    shots.mkdir(exist_ok=True)
+    reader = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = reader.new_page()
+    page.goto(site.base_url + "/articles/1")
+    assert page.locator("#comments .empty").inner_text() == "No comments yet..."
+    page.locator("#comments a", has_text="sign up").click()
+    page.locator("#email").fill("reader@example.org")
+    page.locator("#display_name").fill("Reader One")
+    page.locator("#password").fill("reader password")
+    page.locator("button", has_text="Create account").click()
+    page.wait_for_url("**/articles/1#comments")
+    page.locator("#comment-body").fill("A **first** comment with [a link](https://example.org)")
+    page.locator("button", has_text="Post comment").click()
+    page.wait_for_load_state()
+    comment = page.locator(".comment").first
+    assert "A first comment with a link" in comment.inner_text()
+    assert comment.locator("a").first.get_attribute("rel") == "nofollow ugc noopener"
+    page.locator(".reply-box summary").first.click()
+    page.locator(".reply-box textarea").first.fill("And a reply")
+    page.locator("button", has_text="Post reply").first.click()
+    page.wait_for_load_state()
+    assert page.locator(".comment-replies .comment").count() == 1
+    page.screenshot(path=str(shots / "comments.png"), full_page=True)
+    moderator = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    moderator.goto(site.base_url + "/login?next=/articles/1")
+    moderator.locator("#email").fill("mod@example.org")
+    moderator.locator("#password").fill("moderator password")
+    moderator.locator("button", has_text="Sign in").click()
+    moderator.wait_for_url("**/articles/1")
+    moderator.locator(".comment-replies button", has_text="Hide").click()
+    moderator.wait_for_load_state()
+    assert moderator.locator(".comment-replies .badge").text_content() == "hidden by a moderator"
+    moderator.goto(site.base_url + "/moderation")
+    assert moderator.locator("table.sources tbody tr").count() == 1
+    moderator.screenshot(path=str(shots / "moderation.png"), full_page=True)
+    page.reload()
+    assert page.locator(".comment-replies .comment").count() == 0  # readers no longer see it
+    assert (shots / "comments.png").stat().st_size > 10_000
+    moderator.context.close()
+    reader.close()

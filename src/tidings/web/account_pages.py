@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlsplit
 
 import limits
 from fastapi import APIRouter, Form, Request
@@ -11,7 +10,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from tidings.accounts import service as accounts
 from tidings.errors import InvalidInputError
-from tidings.web.auth import SESSION_COOKIE, check_csrf, current_user, set_session_cookie
+from tidings.web.auth import (
+    SESSION_COOKIE,
+    check_csrf,
+    current_user,
+    local_path,
+    set_session_cookie,
+)
 from tidings.web.deps import database_of
 from tidings.web.pages import templates
 
@@ -22,31 +27,19 @@ _limiter = limits.strategies.MovingWindowRateLimiter(limits.storage.MemoryStorag
 Text = Annotated[str, Form()]
 
 
-def _next(target: str | None) -> str:
-    """Only local paths: no open redirect through ?next=."""
-    if not target or not target.startswith("/") or target.startswith("//"):
-        return "/"
-    parts = urlsplit(target)
-    return (
-        parts.path
-        + (f"?{parts.query}" if parts.query else "")
-        + (f"#{parts.fragment}" if parts.fragment else "")
-    )
-
-
 def _form(request: Request, name: str, status: int = 200, **context: object) -> Response:
     return templates.TemplateResponse(request, f"{name}.html", context, status_code=status)
 
 
 def _signed_in(request: Request, token: str, target: str) -> Response:
-    response = RedirectResponse(_next(target), status_code=303)
+    response = RedirectResponse(local_path(target), status_code=303)
     set_session_cookie(request, response, token)
     return response
 
 
 @router.get("/signup", response_class=HTMLResponse)
 def signup_page(request: Request, next: str = "/") -> Response:
-    return _form(request, "signup", next=_next(next))
+    return _form(request, "signup", next=local_path(next))
 
 
 @router.post("/signup")
@@ -59,13 +52,13 @@ def signup(request: Request, email: Text, display_name: Text, password: Text,
             token = accounts.start_session(session, user)
     except InvalidInputError as error:
         return _form(request, "signup", 400, error=str(error), email=email,
-                     display_name=display_name, next=_next(next))  # fmt: skip
+                     display_name=display_name, next=local_path(next))  # fmt: skip
     return _signed_in(request, token, next)
 
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, next: str = "/") -> Response:
-    return _form(request, "login", next=_next(next))
+    return _form(request, "login", next=local_path(next))
 
 
 @router.post("/login")
@@ -75,13 +68,13 @@ def login(request: Request, email: Text, password: Text, csrf_token: Text = "",
     address = request.client.host if request.client else "unknown"
     if not _limiter.hit(LOGIN_RATE, database_of(request).url, address):
         return _form(request, "login", 429, error="too many sign-in attempts: wait a minute",
-                     email=email, next=_next(next))  # fmt: skip
+                     email=email, next=local_path(next))  # fmt: skip
     try:
         with database_of(request).session() as session:
             user = accounts.authenticate(session, email, password)
             token = accounts.start_session(session, user)
     except accounts.AuthError as error:
-        return _form(request, "login", 401, error=str(error), email=email, next=_next(next))
+        return _form(request, "login", 401, error=str(error), email=email, next=local_path(next))
     return _signed_in(request, token, next)
 
 

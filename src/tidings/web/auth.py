@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from urllib.parse import urlsplit
 
 from fastapi import Request
 from starlette.responses import Response
@@ -68,6 +69,15 @@ def remember_csrf(request: Request, response: Response) -> None:
 def set_session_cookie(request: Request, response: Response, token: str) -> None:
     response.set_cookie(SESSION_COOKIE, token, max_age=30 * 86400, httponly=True,
                         samesite="lax", secure=request.url.scheme == "https", path="/")  # fmt: skip
+
+
+def local_path(target: str | None, default: str = "/") -> str:
+    """`target` if it is a path on this site, else `default`: no open redirects via ?next=."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    parts = urlsplit(target)
+    query = f"?{parts.query}" if parts.query else ""
+    return parts.path + query + (f"#{parts.fragment}" if parts.fragment else "")
 
 
 def needs_admin(request: Request) -> bool:

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from tidings.comments import service as comments
 from tidings.db.models import Comment
 from tidings.errors import NotFoundError
-from tidings.web.auth import check_csrf, current_user
+from tidings.web.auth import check_csrf, current_user, local_path
 from tidings.web.deps import database_of
 from tidings.web.pages import templates
 
@@ -81,11 +81,12 @@ def moderation_page(request: Request) -> Response:
 
 
 @router.post("/moderation/comments/{comment_id}/{action}")
-def moderate(request: Request, comment_id: int, action: str, csrf_token: Text = "") -> Response:
+def moderate(request: Request, comment_id: int, action: str, csrf_token: Text = "",
+             next: Text = "/moderation") -> Response:  # fmt: skip
     check_csrf(request, csrf_token)
     with database_of(request).session() as session:
         comments.moderate(session, current_user(request), comment_id, action)
-    return RedirectResponse("/moderation", status_code=303)
+    return RedirectResponse(local_path(next, "/moderation"), status_code=303)
 
 
 @router.post("/moderation/users/{user_id}/ban")
