@@ -19,6 +19,7 @@ from tidings.cli import app as cli_app
 from tidings.comments import service as comments
 from tidings.db.models import Article, Comment, User
 from tidings.db.session import Database
+from tidings.demo.server import PublisherServer
 from tidings.ingest.extract import extract_article
 from tidings.web.auth import CSRF_COOKIE, SESSION_COOKIE
 
@@ -460,3 +461,69 @@ def test_cli_creates_users_and_changes_roles(
     assert re.search(
         r"moderator\s+boss@example.org", runner.invoke(cli_app, ["users", "list"]).output
     )
+
+
+def test_publisher_images_come_through_the_signed_media_proxy(
+    demo_database: Database, publishers: PublisherServer
+) -> None:
+    from tidings.web.app import create_app
+    from tidings.web.media import _signature
+
+    settings = make_settings(demo_database.url, media_max_bytes=200_000)
+    image = publishers.url("/harbour-herald/images/x.svg")
+    with demo_database.session() as session:
+        article = session.get(Article, 1)
+        assert article is not None
+        real = re.sub(r"^https?://[^/]+", publishers.base_url, article.lead_image or "")
+        article.lead_image = real
+    with (
+        LiveServer(create_app(settings, demo_database, run_scheduler=False)) as live,
+        httpx.Client(base_url=live.base_url, timeout=20) as http,
+    ):
+        page = http.get("/articles/1")
+        src = re.search(r'<img src="([^"]+)"', page.text)
+        assert src is not None and src.group(1).startswith("/media/")
+        assert publishers.base_url not in page.text.split("<main")[1].split("Read the original")[0]
+        assert "img-src 'self' data:" in page.headers["content-security-policy"]
+        served = http.get(src.group(1).replace("&amp;", "&"))
+        assert served.status_code == 200 and served.headers["content-type"] == "image/svg+xml"
+        assert "sandbox" in served.headers["content-security-policy"]
+        forged = http.get(f"/media/{'0' * 32}", params={"url": image})
+        assert forged.status_code == 403
+        page_url = publishers.url("/harbour-herald/")
+        not_image = http.get(
+            f"/media/{_signature(settings.secret_key, page_url)}", params={"url": page_url}
+        )
+        assert not_image.status_code == 415
+        private = "http://10.0.0.1/x.png"
+        blocked = http.get(
+            f"/media/{_signature(settings.secret_key, private)}", params={"url": private}
+        )
+        assert blocked.status_code == 502 and "non-public" in blocked.text
+
+
+def test_private_mode_lets_only_signed_in_readers_read(demo_database: Database) -> None:
+    from tidings.web.app import create_app
+
+    settings = make_settings(demo_database.url, private=True)
+    make_user(demo_database, "ann@example.org")
+    with LiveServer(create_app(settings, demo_database, run_scheduler=False)) as live:
+        anonymous = FormClient(base_url=live.base_url, timeout=20)
+        for path in ("/", "/articles/1", "/search?q=panda", "/briefing"):
+            response = anonymous.get(path, follow_redirects=False)
+            assert response.status_code == 303, path
+            assert response.headers["location"].startswith("/login?next=")
+        assert anonymous.get("/api/v1/articles").status_code == 401
+        assert anonymous.get("/feeds/latest.rss").status_code == 401
+        assert anonymous.get("/login").status_code == 200
+        assert (
+            anonymous.post(
+                "/login", data={"email": "ann@example.org", "password": PASSWORD}
+            ).status_code
+            == 303
+        )
+        assert anonymous.get("/articles/1").status_code == 200
+        exported = anonymous.get("/account/export").json()
+        assert exported["account"]["email"] == "ann@example.org"
+        assert exported["comments"] == []
+        anonymous.close()

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./tidings.db"
     redis_url: str | None = None
     allow_private_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Only signed-in readers may read (the sign-in and sign-up pages stay open).
+    private: bool = False
+    media_max_bytes: int = 5 * 1024 * 1024  # largest publisher image the media proxy serves
     secret_key: str = "change-me"  # noqa: S105 - a default for development; set it in production
     ai_provider: str = "builtin"
     ai_base_url: str | None = None

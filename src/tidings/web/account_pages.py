@@ -6,9 +6,11 @@ from typing import Annotated
 
 import limits
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy import select
 
 from tidings.accounts import service as accounts
+from tidings.db.models import Comment
 from tidings.errors import InvalidInputError
 from tidings.web.auth import (
     SESSION_COOKIE,
@@ -110,6 +112,31 @@ def change_password(request: Request, current: Text, new: Text, csrf_token: Text
     except (accounts.AuthError, InvalidInputError) as error:
         return _form(request, "account", 400, user=user, error=str(error))
     return _signed_in(request, token, "/account?message=Password+changed")
+
+
+@router.get("/account/export")
+def export_account(request: Request) -> Response:
+    """The reader's data as JSON: the account and every comment they wrote."""
+    user = current_user(request)
+    if user is None:
+        return RedirectResponse("/login?next=/account", status_code=303)
+    with database_of(request).session() as session:
+        written = session.scalars(
+            select(Comment).where(Comment.user_id == user.id).order_by(Comment.created_at)
+        ).all()
+        data = {
+            "account": {"email": user.email, "display_name": user.display_name,
+                        "role": user.role, "created_at": user.created_at.isoformat()},
+            "comments": [
+                {"id": c.id, "on": f"/{'articles' if c.target_type == 'article' else 'stories'}/"
+                 f"{c.target_id}", "parent_id": c.parent_id, "markdown": c.body,
+                 "status": c.status, "created_at": c.created_at.isoformat()}
+                for c in written
+            ],
+        }  # fmt: skip
+    return JSONResponse(
+        data, headers={"Content-Disposition": 'attachment; filename="tidings-account.json"'}
+    )
 
 
 @router.post("/account/delete")

@@ -9,7 +9,7 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -32,10 +32,11 @@ from tidings.web import (
     api_stories,
     comment_pages,
     feeds_out,
+    media,
     pages,
     story_pages,
 )
-from tidings.web.auth import CSRFError, needs_admin, remember_csrf
+from tidings.web.auth import CSRFError, current_user, needs_admin, remember_csrf
 
 STATIC_DIR = Path(__file__).parent / "static"
 _SECURITY_HEADERS = {
@@ -43,7 +44,7 @@ _SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' https: http: data:; media-src 'self' https: http:; "
+        "default-src 'self'; img-src 'self' data:; media-src 'self' https: http:; "
         "style-src 'self'; "
         "script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
     ),
@@ -90,6 +91,7 @@ def create_app(
     app.include_router(ai_pages.router)
     app.include_router(account_pages.router)
     app.include_router(comment_pages.router)
+    app.include_router(media.router)
     app.include_router(feeds_out.router)
     app.include_router(pages.router)
     app.include_router(story_pages.router)
@@ -100,8 +102,15 @@ def create_app(
     async def headers(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        if _cross_site_api_write(request):
-            response: Response = api.problem(403, "cross-site requests to the API are refused")
+        if settings.private and await run_in_threadpool(_private_and_signed_out, request):
+            if _wants_json(request) or request.url.path.startswith("/feeds/"):
+                response: Response = api.problem(401, "this Tidings is private: sign in first")
+            else:
+                response = RedirectResponse(
+                    f"/login?next={quote(request.url.path)}", status_code=303
+                )
+        elif _cross_site_api_write(request):
+            response = api.problem(403, "cross-site requests to the API are refused")
         elif await run_in_threadpool(needs_admin, request):
             if _wants_json(request):
                 response = api.problem(403, "sign in as an admin to do this")
@@ -123,6 +132,16 @@ def create_app(
         return {"status": "ok"}
 
     return app
+
+
+OPEN_IN_PRIVATE_MODE = ("/login", "/signup", "/reset/", "/static/", "/healthz", "/logout")
+
+
+def _private_and_signed_out(request: Request) -> bool:
+    """Private mode: everything but signing in needs a signed-in reader."""
+    if request.url.path.startswith(OPEN_IN_PRIVATE_MODE):
+        return False
+    return current_user(request) is None
 
 
 def _cross_site_api_write(request: Request) -> bool:
@@ -169,6 +188,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AIBackendError)
     async def ai_backend(request: Request, error: AIBackendError) -> Response:
         return _respond(request, 503, "Service Unavailable", str(error))
+
+    @app.exception_handler(media.MediaError)
+    async def media_error(request: Request, error: media.MediaError) -> Response:
+        return PlainTextResponse(str(error), status_code=error.status)
 
     @app.exception_handler(CSRFError)
     async def csrf(request: Request, error: CSRFError) -> Response:

@@ -35,6 +35,7 @@ from tidings.ingest.sources import (
 from tidings.search import SearchFilters, search_articles
 from tidings.web.auth import CSRF_FIELD, CSRFError, check_csrf, csrf_token, current_user
 from tidings.web.deps import database_of, settings_of
+from tidings.web.media import media_url
 from tidings.web.timefmt import exact_time, relative_time
 
 PAGE_SIZE = 30
@@ -46,6 +47,7 @@ templates.env.filters["exact"] = exact_time
 templates.env.filters["paragraphs"] = lambda body: [p for p in (body or "").split("\n\n") if p]
 templates.env.filters["sentences"] = paragraph_sentences
 templates.env.globals["user_of"] = current_user
+templates.env.globals["media"] = media_url
 templates.env.globals["csrf"] = csrf_token
 templates.env.globals["can"] = comments.allowed
 templates.env.globals["new_submission_id"] = lambda: secrets.token_urlsafe(16)
