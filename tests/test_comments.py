@@ -203,6 +203,10 @@ def test_every_form_refuses_a_missing_or_wrong_csrf_token(
         ("/admin/cleanup", {}),
         ("/admin/ai", {"action": "reset"}),
         ("/admin/sources/1/pause", {}),
+        ("/follows", {"kind": "source", "target_id": "1"}),
+        ("/articles/1/save", {"saved": "1"}),
+        ("/articles/2/read", {"read": "1"}),
+        ("/for-you/read-all", {}),
     ]
     for path, data in forms:
         for token in (None, "forged-token"):
@@ -222,6 +226,10 @@ def test_every_form_refuses_a_missing_or_wrong_csrf_token(
         assert accounts.authenticate(session, "mod@example.org", PASSWORD)
         paused = session.execute(text("select paused from sources where id = 1")).scalar()
         assert not paused
+        for table in ("follows", "saved_articles"):
+            assert session.execute(text(f"select count(*) from {table}")).scalar() == 0
+        read = text("select count(*) from read_articles where article_id = 2")
+        assert session.execute(read).scalar() == 0
     assert http.get("/account").status_code == 200  # still signed in: logout was refused too
 
 

@@ -107,24 +107,28 @@ def import_opml(database: Database, stream: BinaryIO) -> ImportReport:
     return report
 
 
-def export_opml(database: Database) -> bytes:
-    """All sources as OPML 2.0, grouped in folders by category."""
+def export_opml(database: Database, folders: dict[int, str] | None = None) -> bytes:
+    """All sources as OPML 2.0, grouped in folders by category; or, given `folders` (source
+    id → folder), only those sources, filed in those folders (a reader's follows)."""
     with database.session() as session:
         sources = list(session.scalars(select(Source).order_by(Source.category, Source.name)))
+    if folders is not None:
+        sources = [source for source in sources if source.id in folders]
     root = etree.Element("opml", version="2.0")
     head = etree.SubElement(root, "head")
     etree.SubElement(head, "title").text = "Tidings subscriptions"
     etree.SubElement(head, "dateCreated").text = format_datetime(datetime.now(UTC))
     body = etree.SubElement(root, "body")
-    folders: dict[str, etree._Element] = {}
+    outlines: dict[str, etree._Element] = {}
     for source in sources:
         parent = body
-        if source.category:
-            if source.category not in folders:
-                folders[source.category] = etree.SubElement(
-                    body, "outline", text=source.category, title=source.category
+        category = folders.get(source.id) if folders is not None else source.category
+        if category:
+            if category not in outlines:
+                outlines[category] = etree.SubElement(
+                    body, "outline", text=category, title=category
                 )
-            parent = folders[source.category]
+            parent = outlines[category]
         attributes = {
             "type": "rss",
             "text": source.name,

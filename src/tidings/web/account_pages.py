@@ -12,6 +12,8 @@ from sqlalchemy import select
 from tidings.accounts import service as accounts
 from tidings.db.models import Comment
 from tidings.errors import InvalidInputError
+from tidings.ingest.opml import export_opml
+from tidings.readers import service as readers
 from tidings.web.auth import (
     SESSION_COOKIE,
     check_csrf,
@@ -124,9 +126,14 @@ def export_account(request: Request) -> Response:
         written = session.scalars(
             select(Comment).where(Comment.user_id == user.id).order_by(Comment.created_at)
         ).all()
+        followed = readers.follows(session, user)
+        saved, _ = readers.saved_articles(session, user, limit=100_000)
         data = {
             "account": {"email": user.email, "display_name": user.display_name,
                         "role": user.role, "created_at": user.created_at.isoformat()},
+            "follows": [{"kind": f.kind, "name": f.name, "url": f.href, "folder": f.folder}
+                        for f in followed],
+            "saved": [{"id": a.id, "title": a.title, "url": a.url} for a in saved],
             "comments": [
                 {"id": c.id, "on": f"/{'articles' if c.target_type == 'article' else 'stories'}/"
                  f"{c.target_id}", "parent_id": c.parent_id, "markdown": c.body,
@@ -136,6 +143,23 @@ def export_account(request: Request) -> Response:
         }  # fmt: skip
     return JSONResponse(
         data, headers={"Content-Disposition": 'attachment; filename="tidings-account.json"'}
+    )
+
+
+@router.get("/account/follows.opml")
+def export_follows(request: Request) -> Response:
+    """The sources the reader follows, in their folders, as OPML for another reader."""
+    user = current_user(request)
+    if user is None:
+        return RedirectResponse("/login?next=/account", status_code=303)
+    with database_of(request).session() as session:
+        folders = {
+            f.target_id: f.folder for f in readers.follows(session, user) if f.kind == "source"
+        }
+    return Response(
+        export_opml(database_of(request), folders),
+        media_type="text/x-opml",
+        headers={"Content-Disposition": 'attachment; filename="tidings-follows.opml"'},
     )
 
 

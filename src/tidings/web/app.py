@@ -34,6 +34,7 @@ from tidings.web import (
     feeds_out,
     media,
     pages,
+    reader_pages,
     story_pages,
 )
 from tidings.web.auth import CSRFError, current_user, needs_admin, remember_csrf
@@ -92,6 +93,7 @@ def create_app(
     app.include_router(account_pages.router)
     app.include_router(comment_pages.router)
     app.include_router(media.router)
+    app.include_router(reader_pages.router)
     app.include_router(feeds_out.router)
     app.include_router(pages.router)
     app.include_router(story_pages.router)

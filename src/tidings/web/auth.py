@@ -85,9 +85,9 @@ def needs_admin(request: Request) -> bool:
     instance is being set up and they are open, as before accounts)."""
     path, method = request.url.path, request.method
     settings_api = path.startswith("/api/v1/ai/provider")
-    readers_ai = "/ai/" in path and not settings_api  # readers' AI requests
+    readers_own = ("/ai/" in path and not settings_api) or path.startswith("/api/v1/me/")
     api_write = path.startswith("/api/v1/") and method not in ("GET", "HEAD", "OPTIONS")
-    guarded = path.startswith("/admin") or settings_api or (api_write and not readers_ai)
+    guarded = path.startswith("/admin") or settings_api or (api_write and not readers_own)
     if not guarded:
         return False
     user = current_user(request)

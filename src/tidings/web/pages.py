@@ -32,6 +32,7 @@ from tidings.ingest.sources import (
     set_extraction_rules,
     update_source_settings,
 )
+from tidings.readers import service as readers
 from tidings.search import SearchFilters, search_articles
 from tidings.web.auth import CSRF_FIELD, CSRFError, check_csrf, csrf_token, current_user
 from tidings.web.deps import database_of, settings_of
@@ -48,6 +49,28 @@ templates.env.filters["paragraphs"] = lambda body: [p for p in (body or "").spli
 templates.env.filters["sentences"] = paragraph_sentences
 templates.env.globals["user_of"] = current_user
 templates.env.globals["media"] = media_url
+
+
+def _reader_state(request: Request, question: str, *args: object) -> object:
+    """Per-reader facts the templates ask for (following? saved? unread?)."""
+    user = current_user(request)
+    if user is None:
+        return False
+    with database_of(request).session() as session:
+        if question == "following":
+            return readers.is_following(session, user, str(args[0]), int(str(args[1])))
+        if question == "saved":
+            return readers.is_saved(session, user, int(str(args[0])))
+        return readers.unread_count(session, user)
+
+
+templates.env.globals["is_following"] = lambda request, kind, target: _reader_state(
+    request, "following", kind, target
+)
+templates.env.globals["is_saved"] = lambda request, article: _reader_state(
+    request, "saved", article
+)
+templates.env.globals["unread_of"] = lambda request: _reader_state(request, "unread")
 templates.env.globals["csrf"] = csrf_token
 templates.env.globals["can"] = comments.allowed
 templates.env.globals["new_submission_id"] = lambda: secrets.token_urlsafe(16)
@@ -138,6 +161,9 @@ def article_page(request: Request, article_id: int) -> Response:
     database = database_of(request)
     with database.session() as session:
         article = repository.get_article(session, article_id)
+        reader = current_user(request)
+        if reader is not None:  # opening an article marks it read
+            readers.mark_read(session, reader, article.id)
         story = session.get(Story, article.story_id) if article.story_id else None
         related = related_articles(session, enricher_for(database, settings_of(request)), article)
         context = {

@@ -1,0 +1,1 @@
+"""What each reader follows, saves and has read; their "For you" page."""

@@ -1,0 +1,198 @@
+"""Follows (sources, hashtags, stories, in folders), "For you", saved and read articles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import ColumnElement, Select, delete, exists, func, insert, literal, or_, select
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from tidings.db import repository
+from tidings.db.models import (
+    Article,
+    ArticleTag,
+    Follow,
+    ReadArticle,
+    SavedArticle,
+    Source,
+    Story,
+    Tag,
+    User,
+)
+from tidings.errors import InvalidInputError, NotFoundError
+
+KINDS = {"source": Source, "tag": Tag, "story": Story}
+
+
+@dataclass(frozen=True, slots=True)
+class Followed:
+    kind: str
+    target_id: int
+    name: str
+    href: str
+    folder: str
+
+
+def follow(session: Session, user: User, kind: str, target_id: int, folder: str = "") -> None:
+    """Follow (or move to `folder`) a source, hashtag or story."""
+    model = KINDS.get(kind)
+    if model is None:
+        raise InvalidInputError("follow a source, a tag or a story")
+    if session.get(model, target_id) is None:
+        raise NotFoundError(f"no {kind} with id {target_id}")
+    folder = " ".join(folder.split())[:100]
+    row = session.get(Follow, (user.id, kind, target_id))
+    if row is None:
+        session.add(Follow(user_id=user.id, kind=kind, target_id=target_id, folder=folder))
+    else:
+        row.folder = folder
+
+
+def unfollow(session: Session, user: User, kind: str, target_id: int) -> None:
+    session.execute(
+        delete(Follow).where(
+            Follow.user_id == user.id, Follow.kind == kind, Follow.target_id == target_id
+        )
+    )
+
+
+def is_following(session: Session, user: User | None, kind: str, target_id: int) -> bool:
+    return user is not None and session.get(Follow, (user.id, kind, target_id)) is not None
+
+
+def follows(session: Session, user: User) -> list[Followed]:
+    """Everything the reader follows, by folder and name."""
+    rows = session.scalars(select(Follow).where(Follow.user_id == user.id)).all()
+    found: list[Followed] = []
+    for row in rows:
+        target = session.get(KINDS[row.kind], row.target_id)
+        if target is None:
+            continue
+        if isinstance(target, Source):
+            name, href = target.name, f"/sources/{target.id}"
+        elif isinstance(target, Tag):
+            name, href = target.name, f"/tags/{target.slug}"
+        else:
+            assert isinstance(target, Story)
+            name, href = target.title, f"/stories/{target.id}"
+        found.append(Followed(row.kind, row.target_id, name, href, row.folder))
+    return sorted(found, key=lambda item: (item.folder.lower(), item.kind, item.name.lower()))
+
+
+def _followed(user: User, folder: str | None) -> Select[str, int]:
+    query = select(Follow.kind, Follow.target_id).where(Follow.user_id == user.id)
+    if folder is not None:
+        query = query.where(Follow.folder == folder)
+    return query
+
+
+def _for_you_filter(session: Session, user: User, folder: str | None) -> ColumnElement[bool]:
+    targets = session.execute(_followed(user, folder)).all()
+    sources = [t for kind, t in targets if kind == "source"]
+    tags = [t for kind, t in targets if kind == "tag"]
+    story_ids = [t for kind, t in targets if kind == "story"]
+    tagged = select(ArticleTag.article_id).where(ArticleTag.tag_id.in_(tags))
+    return or_(
+        Article.source_id.in_(sources), Article.id.in_(tagged), Article.story_id.in_(story_ids)
+    )
+
+
+def _unread(user: User) -> ColumnElement[bool]:
+    return ~exists().where(ReadArticle.user_id == user.id, ReadArticle.article_id == Article.id)
+
+
+def for_you(
+    session: Session,
+    user: User,
+    *,
+    limit: int,
+    cursor: repository.Cursor | None = None,
+    folder: str | None = None,
+    unread_only: bool = False,
+) -> tuple[list[Article], repository.Cursor | None]:
+    """Articles from what the reader follows, newest first (originals only)."""
+    query = (
+        select(Article)
+        .options(joinedload(Article.source), selectinload(Article.tags))
+        .where(Article.duplicate_of.is_(None), _for_you_filter(session, user, folder))
+    )
+    if unread_only:
+        query = query.where(_unread(user))
+    return repository.keyset_page(session, query, Article.published_at, Article.id, limit, cursor)
+
+
+def unread_count(session: Session, user: User, folder: str | None = None) -> int:
+    query = select(func.count(Article.id)).where(
+        Article.duplicate_of.is_(None),
+        _for_you_filter(session, user, folder),
+        _unread(user),
+    )
+    return int(session.scalar(query) or 0)
+
+
+def folders(session: Session, user: User) -> list[tuple[str, int]]:
+    """The reader's folders with their unread counts ("" is the unnamed one)."""
+    names = session.scalars(
+        select(Follow.folder).where(Follow.user_id == user.id).distinct().order_by(Follow.folder)
+    ).all()
+    return [(name, unread_count(session, user, name)) for name in names]
+
+
+def read_ids(session: Session, user: User | None, articles: list[Article]) -> set[int]:
+    """Which of these articles the reader has read."""
+    if user is None or not articles:
+        return set()
+    ids = [article.id for article in articles]
+    return set(
+        session.scalars(
+            select(ReadArticle.article_id).where(
+                ReadArticle.user_id == user.id, ReadArticle.article_id.in_(ids)
+            )
+        )
+    )
+
+
+def mark_read(session: Session, user: User, article_id: int, read: bool = True) -> None:
+    repository.get_article(session, article_id)
+    row = session.get(ReadArticle, (user.id, article_id))
+    if read and row is None:
+        session.add(ReadArticle(user_id=user.id, article_id=article_id))
+    elif not read and row is not None:
+        session.delete(row)
+
+
+def mark_all_read(session: Session, user: User, folder: str | None = None) -> int:
+    """Mark every unread article of "For you" (or of one folder) read; how many."""
+    unread = select(literal(user.id), Article.id, literal(datetime.now(UTC))).where(
+        Article.duplicate_of.is_(None), _for_you_filter(session, user, folder), _unread(user)
+    )
+    result = session.execute(
+        insert(ReadArticle).from_select(["user_id", "article_id", "read_at"], unread)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def save(session: Session, user: User, article_id: int, saved: bool = True) -> None:
+    repository.get_article(session, article_id)
+    row = session.get(SavedArticle, (user.id, article_id))
+    if saved and row is None:
+        session.add(SavedArticle(user_id=user.id, article_id=article_id))
+    elif not saved and row is not None:
+        session.delete(row)
+
+
+def is_saved(session: Session, user: User | None, article_id: int) -> bool:
+    return user is not None and session.get(SavedArticle, (user.id, article_id)) is not None
+
+
+def saved_articles(
+    session: Session, user: User, *, limit: int, cursor: repository.Cursor | None = None
+) -> tuple[list[Article], repository.Cursor | None]:
+    query = (
+        select(Article)
+        .options(joinedload(Article.source), selectinload(Article.tags))
+        .join(SavedArticle, SavedArticle.article_id == Article.id)
+        .where(SavedArticle.user_id == user.id)
+    )
+    return repository.keyset_page(session, query, Article.published_at, Article.id, limit, cursor)
