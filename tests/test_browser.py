@@ -185,3 +185,36 @@ def test_reader_signs_up_comments_replies_and_a_moderator_hides_it(
     assert (shots / "comments.png").stat().st_size > 10_000
     moderator.context.close()
     reader.close()
+
+
+def test_keyboard_shortcuts_move_open_and_save(
+    browser: Browser, site: LiveServer, demo_database: Database
+) -> None:
+    from tidings.accounts.service import create_user
+
+    with demo_database.session() as session:
+        create_user(session, "keys@example.org", "keyboard password", "Keys")
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.goto(site.base_url + "/login")
+    page.locator("#email").fill("keys@example.org")
+    page.locator("#password").fill("keyboard password")
+    page.locator("button", has_text="Sign in").click()
+    page.wait_for_url(site.base_url + "/")
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    page.keyboard.press("k")
+    selected = page.locator(".article-item.kb-selected")
+    assert selected.count() == 1
+    title = selected.locator(".headline a").inner_text()
+    assert page.locator(".article-item").nth(0).get_attribute("class") == "article-item kb-selected"
+    page.keyboard.press("?")
+    assert page.locator("#kb-help").is_visible()
+    page.keyboard.press("Escape")
+    assert not page.locator("#kb-help").is_visible()
+    page.keyboard.press("o")
+    page.wait_for_load_state()
+    assert page.locator("h1.story-title").inner_text() == title
+    page.keyboard.press("s")
+    page.wait_for_load_state()
+    assert "Saved" in page.locator(".save-form button").inner_text()
+    page.context.close()

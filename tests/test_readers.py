@@ -162,3 +162,49 @@ def test_export_holds_follows_saved_and_an_opml_of_followed_sources(
     assert folder is not None
     assert folder.get("text") == "Wire"
     assert len(folder.findall("outline")) == 1
+
+
+def test_muted_sources_and_words_stay_out_of_for_you(
+    reader: tuple[FormClient, FormClient], demo_database: Database
+) -> None:
+    rita, _ = reader
+    with demo_database.session() as session:
+        story_id = session.scalar(select(Story.id).where(Story.source_count >= 3).limit(1))
+        members = session.execute(
+            select(Article.source_id, Article.title).where(
+                Article.story_id == story_id, Article.duplicate_of.is_(None)
+            )
+        ).all()
+    rita.post("/follows", data={"kind": "story", "target_id": story_id})
+    everything = rita.get("/api/v1/me/for-you").json()["items"]
+    assert len(everything) == len(members)
+    muted_source = members[0][0]
+    assert (
+        rita.post("/mutes/source", data={"source_id": muted_source, "next": "/for-you"}).status_code
+        == 303
+    )
+    assert "Unmute this source" in rita.get(f"/sources/{muted_source}").text
+    left = rita.get("/api/v1/me/for-you").json()["items"]
+    assert {a["source_id"] for a in left} == {s for s, _ in members} - {muted_source}
+    word = left[0]["title"].split()[0]
+    saved = rita.post(
+        "/account/preferences",
+        data={"language": "zh-Hant", "muted_keywords": word},
+        follow_redirects=True,
+    )
+    assert "Preferences saved" in saved.text
+    titles = [a["title"] for a in rita.get("/api/v1/me/for-you").json()["items"]]
+    assert all(word.lower() not in title.lower() for title in titles)
+    preferences = rita.get("/api/v1/me/preferences").json()
+    assert preferences == {
+        "language": "zh-Hant",
+        "muted_keywords": [word],
+        "muted_sources": [muted_source],
+    }
+    assert '<option value="zh-Hant" selected>' in rita.get("/articles/1").text  # translate picker
+    cleared = rita.put(
+        "/api/v1/me/preferences", json={"language": None, "muted_keywords": [], "muted_sources": []}
+    )
+    assert cleared.json() == {"language": None, "muted_keywords": [], "muted_sources": []}
+    assert len(rita.get("/api/v1/me/for-you").json()["items"]) == len(members)
+    assert rita.post("/account/preferences", data={"language": "xx"}).status_code == 400

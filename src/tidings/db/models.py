@@ -272,6 +272,7 @@ class User(Base):
     locked_until: Mapped[datetime | None]
     reset_token_hash: Mapped[str | None] = mapped_column(String(64))
     reset_expires_at: Mapped[datetime | None]
+    language: Mapped[str | None] = mapped_column(String(20))  # preferred (BCP 47)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -368,3 +369,15 @@ class ReadArticle(Base):
         ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
     )
     read_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Mute(Base):
+    """Something a reader never wants in "For you": a source, or a keyword in headlines."""
+
+    __tablename__ = "mutes"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)  # source | keyword
+    value: Mapped[str] = mapped_column(String(200), primary_key=True)

@@ -5,7 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, Select, delete, exists, func, insert, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from tidings.db import repository
@@ -13,6 +24,7 @@ from tidings.db.models import (
     Article,
     ArticleTag,
     Follow,
+    Mute,
     ReadArticle,
     SavedArticle,
     Source,
@@ -93,9 +105,45 @@ def _for_you_filter(session: Session, user: User, folder: str | None) -> ColumnE
     tags = [t for kind, t in targets if kind == "tag"]
     story_ids = [t for kind, t in targets if kind == "story"]
     tagged = select(ArticleTag.article_id).where(ArticleTag.tag_id.in_(tags))
-    return or_(
+    followed = or_(
         Article.source_id.in_(sources), Article.id.in_(tagged), Article.story_id.in_(story_ids)
     )
+    keywords, muted_sources = muted(session, user)
+    title = func.lower(Article.title)
+    return and_(
+        followed,
+        Article.source_id.not_in(muted_sources),
+        *[~title.contains(keyword.lower(), autoescape=True) for keyword in keywords],
+    )
+
+
+def muted(session: Session, user: User) -> tuple[list[str], list[int]]:
+    """The reader's muted headline keywords and source ids."""
+    rows = session.execute(select(Mute.kind, Mute.value).where(Mute.user_id == user.id)).all()
+    keywords = sorted(value for kind, value in rows if kind == "keyword")
+    return keywords, [int(value) for kind, value in rows if kind == "source"]
+
+
+def set_preferences(
+    session: Session, user: User, *, language: str | None, keywords: list[str]
+) -> None:
+    """The preferred language and the muted keywords (replacing the old ones)."""
+    row = session.get(User, user.id)
+    assert row is not None
+    row.language = language or None
+    session.execute(delete(Mute).where(Mute.user_id == user.id, Mute.kind == "keyword"))
+    cleaned = {" ".join(k.split())[:200] for k in keywords if k.strip()}
+    session.add_all(Mute(user_id=user.id, kind="keyword", value=k) for k in sorted(cleaned))
+
+
+def mute_source(session: Session, user: User, source_id: int, mute: bool = True) -> None:
+    if session.get(Source, source_id) is None:
+        raise NotFoundError(f"no source with id {source_id}")
+    row = session.get(Mute, (user.id, "source", str(source_id)))
+    if mute and row is None:
+        session.add(Mute(user_id=user.id, kind="source", value=str(source_id)))
+    elif not mute and row is not None:
+        session.delete(row)
 
 
 def _unread(user: User) -> ColumnElement[bool]:

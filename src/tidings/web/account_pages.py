@@ -10,7 +10,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from sqlalchemy import select
 
 from tidings.accounts import service as accounts
-from tidings.db.models import Comment
+from tidings.ai.provider import LANGUAGES
+from tidings.db.models import Comment, Source, User
 from tidings.errors import InvalidInputError
 from tidings.ingest.opml import export_opml
 from tidings.readers import service as readers
@@ -97,7 +98,16 @@ def account_page(request: Request, message: str | None = None) -> Response:
     user = current_user(request)
     if user is None:
         return RedirectResponse("/login?next=/account", status_code=303)
-    return _form(request, "account", user=user, message=message)
+    return _account(request, user, message=message)
+
+
+def _account(request: Request, user: User, status: int = 200, **extra: object) -> Response:
+    with database_of(request).session() as session:
+        keywords, source_ids = readers.muted(session, user)
+        muted_sources = [session.get(Source, source_id) for source_id in source_ids]
+    return _form(request, "account", status, user=user, languages=LANGUAGES,
+                 muted_keywords=keywords, muted_sources=[s for s in muted_sources if s],
+                 **extra)  # fmt: skip
 
 
 @router.post("/account/password")
@@ -112,7 +122,7 @@ def change_password(request: Request, current: Text, new: Text, csrf_token: Text
             accounts.change_password(session, row, current, new)
             token = accounts.start_session(session, row)
     except (accounts.AuthError, InvalidInputError) as error:
-        return _form(request, "account", 400, user=user, error=str(error))
+        return _account(request, user, 400, error=str(error))
     return _signed_in(request, token, "/account?message=Password+changed")
 
 
@@ -174,7 +184,7 @@ def delete_account(request: Request, password: Text, csrf_token: Text = "") -> R
             row = accounts.authenticate(session, user.email, password)
             accounts.delete_account(session, row)
     except accounts.AuthError as error:
-        return _form(request, "account", 400, user=user, error=str(error))
+        return _account(request, user, 400, error=str(error))
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

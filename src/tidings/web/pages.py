@@ -61,6 +61,8 @@ def _reader_state(request: Request, question: str, *args: object) -> object:
             return readers.is_following(session, user, str(args[0]), int(str(args[1])))
         if question == "saved":
             return readers.is_saved(session, user, int(str(args[0])))
+        if question == "muted":
+            return int(str(args[0])) in readers.muted(session, user)[1]
         return readers.unread_count(session, user)
 
 
@@ -71,6 +73,7 @@ templates.env.globals["is_saved"] = lambda request, article: _reader_state(
     request, "saved", article
 )
 templates.env.globals["unread_of"] = lambda request: _reader_state(request, "unread")
+templates.env.globals["is_muted"] = lambda request, source: _reader_state(request, "muted", source)
 templates.env.globals["csrf"] = csrf_token
 templates.env.globals["can"] = comments.allowed
 templates.env.globals["new_submission_id"] = lambda: secrets.token_urlsafe(16)

@@ -9,9 +9,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
+from tidings.ai.provider import LANGUAGES
 from tidings.comments.service import ForbiddenError
 from tidings.db import repository
 from tidings.db.models import User
+from tidings.errors import InvalidInputError
 from tidings.readers import service as readers
 from tidings.web.auth import check_csrf, current_user, local_path
 from tidings.web.deps import database_of
@@ -40,6 +42,27 @@ def follow(request: Request, kind: Text, target_id: Annotated[int, Form()], fold
         else:
             readers.follow(session, user, kind, target_id, folder)
     return RedirectResponse(local_path(next), status_code=303)
+
+
+@router.post("/mutes/source")
+def mute_source(request: Request, source_id: Annotated[int, Form()], unmute: Text = "",
+                next: Text = "/for-you", csrf_token: Text = "") -> Response:  # fmt: skip
+    check_csrf(request, csrf_token)
+    with database_of(request).session() as session:
+        readers.mute_source(session, _reader(request), source_id, not unmute)
+    return RedirectResponse(local_path(next), status_code=303)
+
+
+@router.post("/account/preferences")
+def preferences(request: Request, language: Text = "", muted_keywords: Text = "",
+                csrf_token: Text = "") -> Response:  # fmt: skip
+    check_csrf(request, csrf_token)
+    if language and language not in LANGUAGES:
+        raise InvalidInputError(f"unsupported language {language!r}")
+    keywords = [k for line in muted_keywords.splitlines() for k in line.split(",")]
+    with database_of(request).session() as session:
+        readers.set_preferences(session, _reader(request), language=language, keywords=keywords)
+    return RedirectResponse("/account?message=Preferences+saved", status_code=303)
 
 
 @router.post("/articles/{article_id}/save")
@@ -105,6 +128,38 @@ def saved_page(request: Request, cursor: str | None = None) -> Response:
             "next_cursor": next_cursor.encode() if next_cursor else None,
         }
         return templates.TemplateResponse(request, "saved.html", context)
+
+
+class PreferencesIn(BaseModel):
+    language: str | None = None
+    muted_keywords: list[str] = []
+    muted_sources: list[int] = []
+
+
+@router.get("/api/v1/me/preferences", tags=["me"])
+def api_preferences(request: Request) -> PreferencesIn:
+    user = _reader(request)
+    with database_of(request).session() as session:
+        keywords, sources = readers.muted(session, user)
+    return PreferencesIn(language=user.language, muted_keywords=keywords, muted_sources=sources)
+
+
+@router.put("/api/v1/me/preferences", tags=["me"])
+def api_set_preferences(request: Request, body: PreferencesIn) -> PreferencesIn:
+    if body.language and body.language not in LANGUAGES:
+        raise InvalidInputError(f"unsupported language {body.language!r}")
+    user = _reader(request)
+    with database_of(request).session() as session:
+        readers.set_preferences(session, user, language=body.language, keywords=body.muted_keywords)
+        _keywords, current = readers.muted(session, user)
+        for source_id in set(current) - set(body.muted_sources):
+            readers.mute_source(session, user, source_id, False)
+        for source_id in set(body.muted_sources) - set(current):
+            readers.mute_source(session, user, source_id, True)
+        session.flush()
+        keywords, sources = readers.muted(session, user)
+        return PreferencesIn(language=body.language or None, muted_keywords=keywords,
+                             muted_sources=sources)  # fmt: skip
 
 
 class FollowIn(BaseModel):

@@ -1,4 +1,4 @@
-"""readers' follows, saved and read articles
+"""readers' follows, mutes, saved and read articles, preferred language
 
 Revision ID: 0009
 Revises: 0008
@@ -32,6 +32,13 @@ def _article_column() -> sa.Column[int]:
 
 
 def upgrade() -> None:
+    op.add_column("users", sa.Column("language", sa.String(length=20), nullable=True))
+    op.create_table(
+        "mutes",
+        _user_column(),
+        sa.Column("kind", sa.String(length=10), primary_key=True),
+        sa.Column("value", sa.String(length=200), primary_key=True),
+    )
     op.create_table(
         "follows",
         _user_column(),
@@ -60,3 +67,5 @@ def downgrade() -> None:
     op.drop_index("ix_saved_articles_article_id", table_name="saved_articles")
     op.drop_table("saved_articles")
     op.drop_table("follows")
+    op.drop_table("mutes")
+    op.drop_column("users", "language")
