@@ -40,7 +40,8 @@ def executable_parts(html: str) -> list[str]:
         if not isinstance(element.tag, str):
             continue
         tag = element.tag.lower()
-        if tag == "script" and not (element.get("src") == "/static/ai.js" and not element.text):
+        own = (element.get("src") or "").startswith("/static/") and not element.text
+        if tag == "script" and not own:  # our own script files are the only scripts
             found.append(lxml.html.tostring(element, encoding="unicode")[:120])
         if tag in FORBIDDEN_TAGS:
             found.append(f"<{tag}>")

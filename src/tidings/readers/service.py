@@ -201,13 +201,23 @@ def read_ids(session: Session, user: User | None, articles: list[Article]) -> se
     )
 
 
-def mark_read(session: Session, user: User, article_id: int, read: bool = True) -> None:
+def _mark(
+    session: Session,
+    model: type[ReadArticle] | type[SavedArticle],
+    user: User,
+    article_id: int,
+    on: bool,
+) -> None:
     repository.get_article(session, article_id)
-    row = session.get(ReadArticle, (user.id, article_id))
-    if read and row is None:
-        session.add(ReadArticle(user_id=user.id, article_id=article_id))
-    elif not read and row is not None:
+    row = session.get(model, (user.id, article_id))
+    if on and row is None:
+        session.add(model(user_id=user.id, article_id=article_id))
+    elif not on and row is not None:
         session.delete(row)
+
+
+def mark_read(session: Session, user: User, article_id: int, read: bool = True) -> None:
+    _mark(session, ReadArticle, user, article_id, read)
 
 
 def mark_all_read(session: Session, user: User, folder: str | None = None) -> int:
@@ -222,12 +232,7 @@ def mark_all_read(session: Session, user: User, folder: str | None = None) -> in
 
 
 def save(session: Session, user: User, article_id: int, saved: bool = True) -> None:
-    repository.get_article(session, article_id)
-    row = session.get(SavedArticle, (user.id, article_id))
-    if saved and row is None:
-        session.add(SavedArticle(user_id=user.id, article_id=article_id))
-    elif not saved and row is not None:
-        session.delete(row)
+    _mark(session, SavedArticle, user, article_id, saved)
 
 
 def is_saved(session: Session, user: User | None, article_id: int) -> bool:

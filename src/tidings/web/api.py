@@ -34,8 +34,9 @@ from tidings.web.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1", tags=["v1"])
-TITLES = {400: "Bad Request", 404: "Not Found", 422: "Unprocessable Content",
-          429: "Too Many Requests", 502: "Bad Gateway", 503: "Service Unavailable"}  # fmt: skip
+TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+          422: "Unprocessable Content", 429: "Too Many Requests", 502: "Bad Gateway",
+          503: "Service Unavailable"}  # fmt: skip
 
 
 def problem(status: int, detail: str, title: str | None = None) -> JSONResponse:

@@ -170,42 +170,30 @@ def _respond(request: Request, status: int, title: str, detail: str) -> Response
     return _error_page(request, status, title, detail)
 
 
+# Errors a person can act on, and the status each gets (the first match wins).
+ERROR_STATUS: tuple[tuple[type[TidingsError], int], ...] = (
+    (NotFoundError, 404),
+    (InvalidInputError, 400),
+    (RateLimitedError, 429),
+    (CommentRateError, 429),
+    (ModelRequiredError, 422),
+    (AIBackendError, 503),
+    (CSRFError, 403),
+    (ForbiddenError, 403),
+)
+
+
 def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(NotFoundError)
-    async def not_found(request: Request, error: NotFoundError) -> Response:
-        return _respond(request, 404, "Not Found", str(error))
+    for error_type, status in ERROR_STATUS:
 
-    @app.exception_handler(InvalidInputError)
-    async def invalid(request: Request, error: InvalidInputError) -> Response:
-        return _respond(request, 400, "Bad Request", str(error))
+        async def handler(request: Request, error: Exception, status: int = status) -> Response:
+            return _respond(request, status, api.TITLES.get(status, "Error"), str(error))
 
-    @app.exception_handler(RateLimitedError)
-    async def rate_limited(request: Request, error: RateLimitedError) -> Response:
-        return _respond(request, 429, "Too Many Requests", str(error))
-
-    @app.exception_handler(ModelRequiredError)
-    async def model_required(request: Request, error: ModelRequiredError) -> Response:
-        return _respond(request, 422, "Unprocessable Content", str(error))
-
-    @app.exception_handler(AIBackendError)
-    async def ai_backend(request: Request, error: AIBackendError) -> Response:
-        return _respond(request, 503, "Service Unavailable", str(error))
+        app.add_exception_handler(error_type, handler)
 
     @app.exception_handler(media.MediaError)
     async def media_error(request: Request, error: media.MediaError) -> Response:
         return PlainTextResponse(str(error), status_code=error.status)
-
-    @app.exception_handler(CSRFError)
-    async def csrf(request: Request, error: CSRFError) -> Response:
-        return _respond(request, 403, "Forbidden", str(error))
-
-    @app.exception_handler(ForbiddenError)
-    async def forbidden(request: Request, error: ForbiddenError) -> Response:
-        return _respond(request, 403, "Forbidden", str(error))
-
-    @app.exception_handler(CommentRateError)
-    async def comment_rate(request: Request, error: CommentRateError) -> Response:
-        return _respond(request, 429, "Too Many Requests", str(error))
 
     @app.exception_handler(TidingsError)
     async def other(request: Request, error: TidingsError) -> Response:
