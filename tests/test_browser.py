@@ -157,15 +157,15 @@ def test_reader_signs_up_comments_replies_and_a_moderator_hides_it(
     page.locator("button", has_text="Create account").click()
     page.wait_for_url("**/articles/1#comments")
     page.locator("#comment-body").fill("A **first** comment with [a link](https://example.org)")
-    page.locator("button", has_text="Post comment").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.locator("button", has_text="Post comment").click()
     comment = page.locator(".comment").first
     assert "A first comment with a link" in comment.inner_text()
     assert comment.locator("a").first.get_attribute("rel") == "nofollow ugc noopener"
     page.locator(".reply-box summary").first.click()
     page.locator(".reply-box textarea").first.fill("And a reply")
-    page.locator("button", has_text="Post reply").first.click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.locator("button", has_text="Post reply").first.click()
     assert page.locator(".comment-replies .comment").count() == 1
     page.screenshot(path=str(shots / "comments.png"), full_page=True)
     moderator = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
@@ -174,8 +174,8 @@ def test_reader_signs_up_comments_replies_and_a_moderator_hides_it(
     moderator.locator("#password").fill("moderator password")
     moderator.locator("button", has_text="Sign in").click()
     moderator.wait_for_url("**/articles/1")
-    moderator.locator(".comment-replies button", has_text="Hide").click()
-    moderator.wait_for_load_state()
+    with moderator.expect_navigation():
+        moderator.locator(".comment-replies button", has_text="Hide").click()
     assert moderator.locator(".comment-replies .badge").text_content() == "hidden by a moderator"
     moderator.goto(site.base_url + "/moderation")
     assert moderator.locator("table.sources tbody tr").count() == 1
@@ -211,10 +211,10 @@ def test_keyboard_shortcuts_move_open_and_save(
     assert page.locator("#kb-help").is_visible()
     page.keyboard.press("Escape")
     assert not page.locator("#kb-help").is_visible()
-    page.keyboard.press("o")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.keyboard.press("o")
     assert page.locator("h1.story-title").inner_text() == title
-    page.keyboard.press("s")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.keyboard.press("s")
     assert "Saved" in page.locator(".save-form button").inner_text()
     page.context.close()
