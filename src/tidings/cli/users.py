@@ -9,6 +9,7 @@ import typer
 from sqlalchemy import select
 
 from tidings.accounts import service as accounts
+from tidings.accounts import tokens
 from tidings.cli.common import app, console, database_from_env, friendly_errors
 from tidings.db.models import User
 from tidings.db.session import Database
@@ -85,3 +86,46 @@ def ensure_admin(database: Database, email: str = "admin@tidings.local") -> str 
         password = secrets.token_urlsafe(12)
         accounts.create_user(session, email, password, "Admin", "admin")
         return password
+
+
+tokens_app = typer.Typer(help="API tokens: make, list, revoke.", no_args_is_help=True)
+app.add_typer(tokens_app, name="tokens")
+
+
+@tokens_app.command("create")
+@friendly_errors
+def token_create(
+    email: Annotated[str, typer.Argument(help="Whose token")],
+    name: Annotated[str, typer.Option(help="What it is for")] = "cli",
+    scope: Annotated[list[str] | None, typer.Option(help="read, write, admin (repeat)")] = None,
+) -> None:
+    """Make an API token (printed once: Authorization: Bearer TOKEN)."""
+    with database_from_env().session() as session:
+        user = accounts.find_user(session, email)
+        row, secret = tokens.create_token(session, user, name, scope or ["read"])
+        console.print(f"Token {row.id} ({row.scopes}) for {user.email}:", highlight=False)
+    console.print(secret, highlight=False, markup=False)
+
+
+@tokens_app.command("list")
+@friendly_errors
+def token_list(email: Annotated[str, typer.Argument(help="Whose tokens")]) -> None:
+    """List an account's tokens (never their secrets)."""
+    with database_from_env().session() as session:
+        for row in tokens.list_tokens(session, accounts.find_user(session, email)):
+            used = f"{row.last_used_at:%Y-%m-%d %H:%M}" if row.last_used_at else "never used"
+            console.print(
+                f"{row.id}\t{row.name}\t{row.scopes}\t{used}", highlight=False, markup=False
+            )
+
+
+@tokens_app.command("revoke")
+@friendly_errors
+def token_revoke(
+    email: Annotated[str, typer.Argument(help="Whose token")],
+    token_id: Annotated[int, typer.Argument(help="The token's id (tidings tokens list)")],
+) -> None:
+    """Revoke a token: programs using it are refused from now on."""
+    with database_from_env().session() as session:
+        tokens.revoke_token(session, accounts.find_user(session, email), token_id)
+    console.print(f"Revoked token {token_id}")

@@ -381,3 +381,19 @@ class Mute(Base):
     )
     kind: Mapped[str] = mapped_column(String(10), primary_key=True)  # source | keyword
     value: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
+class ApiToken(Base):
+    """A reader's token for programs: `Authorization: Bearer tdg_…` (only its hash is kept)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[str] = mapped_column(String(50))  # space-separated: read write admin
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(lazy="joined")

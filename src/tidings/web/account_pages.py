@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from sqlalchemy import select
 
 from tidings.accounts import service as accounts
+from tidings.accounts import tokens
 from tidings.ai.provider import LANGUAGES
 from tidings.db.models import Comment, Source, User
 from tidings.errors import InvalidInputError
@@ -105,9 +106,37 @@ def _account(request: Request, user: User, status: int = 200, **extra: object) -
     with database_of(request).session() as session:
         keywords, source_ids = readers.muted(session, user)
         muted_sources = [session.get(Source, source_id) for source_id in source_ids]
+        api_tokens = tokens.list_tokens(session, user)
     return _form(request, "account", status, user=user, languages=LANGUAGES,
                  muted_keywords=keywords, muted_sources=[s for s in muted_sources if s],
-                 **extra)  # fmt: skip
+                 tokens=api_tokens, scopes=tokens.SCOPES, **extra)  # fmt: skip
+
+
+@router.post("/account/tokens")
+def create_token(request: Request, name: Text = "", scope: Annotated[list[str] | None, Form()] = None,
+                 csrf_token: Text = "") -> Response:  # fmt: skip
+    check_csrf(request, csrf_token)
+    user = current_user(request)
+    if user is None:
+        return RedirectResponse("/login?next=/account", status_code=303)
+    try:
+        with database_of(request).session() as session:
+            row, secret = tokens.create_token(session, user, name, scope or [])
+            label = row.name
+    except InvalidInputError as error:
+        return _account(request, user, 400, error=str(error))
+    return _account(request, user, new_token=secret, new_token_name=label)
+
+
+@router.post("/account/tokens/{token_id}/revoke")
+def revoke_token(request: Request, token_id: int, csrf_token: Text = "") -> Response:
+    check_csrf(request, csrf_token)
+    user = current_user(request)
+    if user is None:
+        return RedirectResponse("/login?next=/account", status_code=303)
+    with database_of(request).session() as session:
+        tokens.revoke_token(session, user, token_id)
+    return RedirectResponse("/account?message=Token+revoked", status_code=303)
 
 
 @router.post("/account/password")

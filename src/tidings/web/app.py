@@ -37,7 +37,13 @@ from tidings.web import (
     reader_pages,
     story_pages,
 )
-from tidings.web.auth import CSRFError, current_user, needs_admin, remember_csrf
+from tidings.web.auth import (
+    CSRFError,
+    current_user,
+    needs_admin,
+    remember_csrf,
+    token_refusal,
+)
 
 STATIC_DIR = Path(__file__).parent / "static"
 _SECURITY_HEADERS = {
@@ -104,9 +110,14 @@ def create_app(
     async def headers(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        if settings.private and await run_in_threadpool(_private_and_signed_out, request):
+        refusal = None
+        if request.url.path.startswith("/api/"):
+            refusal = await run_in_threadpool(token_refusal, request)
+        if refusal is not None:
+            response: Response = api.problem(*refusal)
+        elif settings.private and await run_in_threadpool(_private_and_signed_out, request):
             if _wants_json(request) or request.url.path.startswith("/feeds/"):
-                response: Response = api.problem(401, "this Tidings is private: sign in first")
+                response = api.problem(401, "this Tidings is private: sign in first")
             else:
                 response = RedirectResponse(
                     f"/login?next={quote(request.url.path)}", status_code=303

@@ -15,6 +15,7 @@ from fastapi import Request
 from starlette.responses import Response
 
 from tidings.accounts.service import admin_exists, session_user
+from tidings.accounts.tokens import token_user
 from tidings.db.models import User
 from tidings.errors import TidingsError
 from tidings.web.deps import database_of
@@ -32,13 +33,39 @@ class NotAllowedError(TidingsError):
     """Signed in as someone who may not do this (or not signed in)."""
 
 
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
 def current_user(request: Request) -> User | None:
-    """The signed-in user, looked up once per request."""
+    """The signed-in user (session cookie) or the owner of the API token, looked up once."""
     if not hasattr(request.state, "user"):
+        secret = _bearer(request)
         with database_of(request).session() as session:
-            request.state.user = session_user(session, request.cookies.get(SESSION_COOKIE))
+            if secret is not None:
+                found = token_user(session, secret)
+                request.state.user, request.state.scopes = found or (None, frozenset())
+                request.state.bad_token = found is None
+            else:
+                request.state.user = session_user(session, request.cookies.get(SESSION_COOKIE))
+                request.state.scopes = None  # a browser session may do what its role may
     user: User | None = request.state.user
     return user
+
+
+def token_refusal(request: Request) -> tuple[int, str] | None:
+    """Why an API request's token may not do this (status, detail), if it may not."""
+    if _bearer(request) is None:
+        return None
+    current_user(request)
+    if request.state.bad_token:
+        return 401, "unknown or revoked API token"
+    scopes: frozenset[str] = request.state.scopes
+    if request.method not in ("GET", "HEAD", "OPTIONS") and "write" not in scopes:
+        return 403, "this API token is read-only (scope: read)"
+    return None
 
 
 def csrf_token(request: Request) -> str:
@@ -91,7 +118,8 @@ def needs_admin(request: Request) -> bool:
     if not guarded:
         return False
     user = current_user(request)
-    if user is not None and user.role == "admin":
+    scopes: frozenset[str] | None = request.state.scopes
+    if user is not None and user.role == "admin" and (scopes is None or "admin" in scopes):
         return False
     with database_of(request).session() as session:
         return admin_exists(session)

@@ -12,11 +12,14 @@ from fastapi.responses import Response
 from feedgen.feed import FeedGenerator
 
 from tidings import __version__
+from tidings.accounts.tokens import token_user
 from tidings.ai.briefing import briefing_html, build_briefing
 from tidings.db import repository
 from tidings.db.models import Article
 from tidings.enrich import stories
 from tidings.errors import NotFoundError
+from tidings.readers import service as readers
+from tidings.search import SearchFilters, search_articles
 from tidings.web.deps import database_of, settings_of
 
 FEED_SIZE = 50
@@ -157,6 +160,28 @@ def story_feed(request: Request, story_id: int, kind: str) -> Response:
         story = stories.get_story(session, story_id)
         articles = stories.coverage(session, story.id)[::-1][:FEED_SIZE]
         return _respond(request, kind, f"{story.title} — Tidings", f"/stories/{story.id}", articles)
+
+
+@router.get("/search.{kind}", include_in_schema=False)
+def search_feed(request: Request, kind: str, q: str) -> Response:
+    """A saved search as a feed: the newest matches first."""
+    _check_format(kind)
+    with database_of(request).session() as session:
+        results = search_articles(session, q, SearchFilters(sort="time"), limit=FEED_SIZE)
+        articles = [hit.article for hit in results.hits]
+        return _respond(request, kind, f"“{q}” — Tidings search", f"/search?q={quote(q)}", articles)
+
+
+@router.get("/for-you/{token}.{kind}", include_in_schema=False)
+def for_you_feed(request: Request, token: str, kind: str) -> Response:
+    """A reader's "For you" as a feed, at a private URL carrying one of their API tokens."""
+    _check_format(kind)
+    with database_of(request).session() as session:
+        found = token_user(session, token)
+        if found is None or "read" not in found[1]:
+            raise NotFoundError("no feed here: the token is unknown, revoked or not a read token")
+        articles, _ = readers.for_you(session, found[0], limit=FEED_SIZE)
+        return _respond(request, kind, "For you — Tidings", "/for-you", articles)
 
 
 @router.get("/briefing.{kind}", include_in_schema=False)
