@@ -13,6 +13,9 @@ from tests.conftest import FormClient, LiveServer, make_settings
 from tests.test_comments import PASSWORD, make_user
 from tidings.cli import app as cli_app
 from tidings.db.session import Database
+from tidings.demo.corpus import load_corpus
+from tidings.demo.server import PublisherServer
+from tidings.demo.site import feed_path
 
 
 def test_tokens_are_scoped_revocable_and_feed_for_you(demo_database: Database) -> None:
@@ -119,3 +122,33 @@ def test_a_search_is_a_feed(client: httpx.Client, kind: str) -> None:
     assert texts
     assert all("panda" in text.lower() or "熊貓" in text for text in texts)
     assert client.get("/feeds/search.rss").status_code == 422  # the query is required
+
+
+def test_sources_are_added_refreshed_and_removed_through_the_api(
+    database: Database, publishers: PublisherServer
+) -> None:
+    from tidings.web.app import create_app
+
+    settings = make_settings(database.url)
+    with (
+        LiveServer(create_app(settings, database, run_scheduler=False)) as live,
+        httpx.Client(base_url=live.base_url, timeout=60) as api,
+    ):
+        feed = publishers.url(feed_path(load_corpus().publisher("harbour-herald")))  # type: ignore[arg-type]
+        added = api.post("/api/v1/sources", json={"url": feed})
+        assert added.status_code == 201, added.text
+        source_id = added.json()["id"]
+        again = api.post("/api/v1/sources", json={"url": feed})
+        assert again.status_code == 200
+        assert again.json()["id"] == source_id
+        report = api.post(f"/api/v1/sources/{source_id}/refresh").json()
+        assert report["status"] == "ok"
+        assert report["articles_new"] > 0
+        articles = api.get("/api/v1/articles", params={"source_id": source_id}).json()["items"]
+        assert articles
+        assert api.delete(f"/api/v1/sources/{source_id}").status_code == 204
+        assert api.get(f"/api/v1/sources/{source_id}").status_code == 404
+        assert api.get(f"/api/v1/articles/{articles[0]['id']}").status_code == 404
+        bad = api.post("/api/v1/sources", json={"url": "not a url"})
+        assert bad.status_code == 400
+        assert api.post("/api/v1/sources/999/refresh").status_code == 404

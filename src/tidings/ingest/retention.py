@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from tidings.config import Settings
 from tidings.db import repository
@@ -87,20 +87,7 @@ def cleanup(database: Database, settings: Settings, *, dry_run: bool = False) ->
                 report.removed_by_budget += len(oldest)
     if not dry_run and (report.removed_by_age or report.removed_by_budget):
         with database.session() as session:
-            # Copies of a removed original become originals themselves, never orphans.
-            original = aliased(Article)
-            session.execute(
-                update(Article)
-                .where(Article.duplicate_of.is_not(None))
-                .where(~select(original.id).where(original.id == Article.duplicate_of).exists())
-                .values(duplicate_of=None)
-            )
-            # Cached AI answers about removed articles go with them.
-            session.execute(
-                delete(AIResult)
-                .where(AIResult.target_type == "article")
-                .where(~select(Article.id).where(Article.id == AIResult.target_id).exists())
-            )
+            tidy_after_removal(session)
     with database.session() as session:
         report.saved_kept = int(
             session.scalar(select(func.count(Article.id)).where(Article.saved.is_(True))) or 0
@@ -110,6 +97,31 @@ def cleanup(database: Database, settings: Settings, *, dry_run: bool = False) ->
         if not dry_run:
             repository.set_meta(session, REPORT_KEY, json.dumps(asdict(report)))
     return report
+
+
+def tidy_after_removal(session: Session) -> None:
+    """After articles are deleted: copies of a removed original become originals themselves
+    (never orphans), and cached AI answers about removed articles go with them."""
+    original = aliased(Article)
+    session.execute(
+        update(Article)
+        .where(Article.duplicate_of.is_not(None))
+        .where(~select(original.id).where(original.id == Article.duplicate_of).exists())
+        .values(duplicate_of=None)
+    )
+    session.execute(
+        delete(AIResult)
+        .where(AIResult.target_type == "article")
+        .where(~select(Article.id).where(Article.id == AIResult.target_id).exists())
+    )
+
+
+def remove_source(database: Database, source_id: int) -> None:
+    """Stop following a source: it and its articles are deleted (the database cascades)."""
+    with database.session() as session:
+        repository.get_source(session, source_id)
+        session.execute(delete(Source).where(Source.id == source_id))
+        tidy_after_removal(session)
 
 
 def last_report(database: Database) -> CleanupReport | None:

@@ -9,19 +9,23 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from tidings.db import repository
 from tidings.errors import InvalidInputError
 from tidings.ingest.opml import export_opml, import_opml
+from tidings.ingest.pipeline import refresh_source
+from tidings.ingest.retention import remove_source
 from tidings.ingest.sources import (
     SourceSettings,
+    add_source,
     rules_of,
     set_extraction_rules,
     update_source_settings,
 )
 from tidings.search import SearchFilters, search_articles
-from tidings.web.deps import database_of
+from tidings.web.deps import database_of, settings_of
 from tidings.web.schemas import (
     ArticleOut,
     ArticlePage,
@@ -126,6 +130,35 @@ def update_source(request: Request, source_id: int, update: SourceUpdate) -> Sou
 
 
 _SETTING_FIELDS = tuple(field.name for field in dataclasses.fields(SourceSettings))
+
+
+class SourceIn(BaseModel):
+    url: str = Field(description="A feed URL, or a site URL whose feed is discovered")
+
+
+@router.post("/sources", response_model=SourceOut, status_code=201, responses=ERRORS)
+def add_source_api(request: Request, body: SourceIn, response: Response) -> SourceOut:
+    """Follow a publisher (201; 200 with the existing source if it is already followed)."""
+    result = add_source(database_of(request), settings_of(request), body.url)
+    if not result.created:
+        response.status_code = 200
+    return get_source(request, result.source.id)
+
+
+@router.post("/sources/{source_id}/refresh", responses=ERRORS)
+def refresh_source_api(request: Request, source_id: int) -> dict[str, Any]:
+    """Fetch the source now; the refresh report (status, new and updated articles, error)."""
+    with database_of(request).session() as session:
+        repository.get_source(session, source_id)
+    report = refresh_source(database_of(request), settings_of(request), source_id)
+    return dataclasses.asdict(report)
+
+
+@router.delete("/sources/{source_id}", status_code=204, responses=ERRORS)
+def delete_source_api(request: Request, source_id: int) -> Response:
+    """Stop following a source and remove its articles (saved ones too: they were its)."""
+    remove_source(database_of(request), source_id)
+    return Response(status_code=204)
 
 
 @router.get("/sources", response_model=SourceList, responses=ERRORS)
