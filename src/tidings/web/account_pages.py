@@ -13,7 +13,7 @@ from tidings.accounts import service as accounts
 from tidings.accounts import tokens
 from tidings.ai.provider import LANGUAGES
 from tidings.db.models import Comment, Source, User
-from tidings.errors import InvalidInputError
+from tidings.errors import InvalidInputError, TidingsError
 from tidings.ingest.opml import export_opml
 from tidings.readers import service as readers
 from tidings.web.auth import (
@@ -31,6 +31,17 @@ LOGIN_RATE = limits.parse("10/minute")  # sign-in attempts per client address
 _limiter = limits.strategies.MovingWindowRateLimiter(limits.storage.MemoryStorage())
 
 Text = Annotated[str, Form()]
+
+
+class SignInRequired(TidingsError):
+    """An account page opened without signing in (the app redirects to /login)."""
+
+
+def _user(request: Request) -> User:
+    user = current_user(request)
+    if user is None:
+        raise SignInRequired("sign in to see your account")
+    return user
 
 
 def _form(request: Request, name: str, status: int = 200, **context: object) -> Response:
@@ -96,9 +107,7 @@ def logout(request: Request, csrf_token: Text = "") -> Response:
 
 @router.get("/account", response_class=HTMLResponse)
 def account_page(request: Request, message: str | None = None) -> Response:
-    user = current_user(request)
-    if user is None:
-        return RedirectResponse("/login?next=/account", status_code=303)
+    user = _user(request)
     return _account(request, user, message=message)
 
 
@@ -116,9 +125,7 @@ def _account(request: Request, user: User, status: int = 200, **extra: object) -
 def create_token(request: Request, name: Text = "", scope: Annotated[list[str] | None, Form()] = None,
                  csrf_token: Text = "") -> Response:  # fmt: skip
     check_csrf(request, csrf_token)
-    user = current_user(request)
-    if user is None:
-        return RedirectResponse("/login?next=/account", status_code=303)
+    user = _user(request)
     try:
         with database_of(request).session() as session:
             row, secret = tokens.create_token(session, user, name, scope or [])
@@ -131,9 +138,7 @@ def create_token(request: Request, name: Text = "", scope: Annotated[list[str] |
 @router.post("/account/tokens/{token_id}/revoke")
 def revoke_token(request: Request, token_id: int, csrf_token: Text = "") -> Response:
     check_csrf(request, csrf_token)
-    user = current_user(request)
-    if user is None:
-        return RedirectResponse("/login?next=/account", status_code=303)
+    user = _user(request)
     with database_of(request).session() as session:
         tokens.revoke_token(session, user, token_id)
     return RedirectResponse("/account?message=Token+revoked", status_code=303)
@@ -142,9 +147,7 @@ def revoke_token(request: Request, token_id: int, csrf_token: Text = "") -> Resp
 @router.post("/account/password")
 def change_password(request: Request, current: Text, new: Text, csrf_token: Text = "") -> Response:
     check_csrf(request, csrf_token)
-    user = current_user(request)
-    if user is None:
-        return RedirectResponse("/login?next=/account", status_code=303)
+    user = _user(request)
     try:
         with database_of(request).session() as session:
             row = session.merge(user)
@@ -158,9 +161,7 @@ def change_password(request: Request, current: Text, new: Text, csrf_token: Text
 @router.get("/account/export")
 def export_account(request: Request) -> Response:
     """The reader's data as JSON: the account and every comment they wrote."""
-    user = current_user(request)
-    if user is None:
-        return RedirectResponse("/login?next=/account", status_code=303)
+    user = _user(request)
     with database_of(request).session() as session:
         written = session.scalars(
             select(Comment).where(Comment.user_id == user.id).order_by(Comment.created_at)
@@ -188,9 +189,7 @@ def export_account(request: Request) -> Response:
 @router.get("/account/follows.opml")
 def export_follows(request: Request) -> Response:
     """The sources the reader follows, in their folders, as OPML for another reader."""
-    user = current_user(request)
-    if user is None:
-        return RedirectResponse("/login?next=/account", status_code=303)
+    user = _user(request)
     with database_of(request).session() as session:
         folders = {
             f.target_id: f.folder for f in readers.follows(session, user) if f.kind == "source"
@@ -205,9 +204,7 @@ def export_follows(request: Request) -> Response:
 @router.post("/account/delete")
 def delete_account(request: Request, password: Text, csrf_token: Text = "") -> Response:
     check_csrf(request, csrf_token)
-    user = current_user(request)
-    if user is None:
-        return RedirectResponse("/login", status_code=303)
+    user = _user(request)
     try:
         with database_of(request).session() as session:
             row = accounts.authenticate(session, user.email, password)

@@ -202,6 +202,10 @@ def _install_error_handlers(app: FastAPI) -> None:
 
         app.add_exception_handler(error_type, handler)
 
+    @app.exception_handler(account_pages.SignInRequired)
+    async def sign_in(request: Request, error: account_pages.SignInRequired) -> Response:
+        return RedirectResponse("/login?next=/account", status_code=303)
+
     @app.exception_handler(media.MediaError)
     async def media_error(request: Request, error: media.MediaError) -> Response:
         return PlainTextResponse(str(error), status_code=error.status)
