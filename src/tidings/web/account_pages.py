@@ -23,7 +23,7 @@ from tidings.web.auth import (
     local_path,
     set_session_cookie,
 )
-from tidings.web.deps import database_of
+from tidings.web.deps import client_address, database_of
 from tidings.web.pages import templates
 
 router = APIRouter()
@@ -82,8 +82,7 @@ def login_page(request: Request, next: str = "/") -> Response:
 def login(request: Request, email: Text, password: Text, csrf_token: Text = "",
           next: Text = "/") -> Response:  # fmt: skip
     check_csrf(request, csrf_token)
-    address = request.client.host if request.client else "unknown"
-    if not _limiter.hit(LOGIN_RATE, database_of(request).url, address):
+    if not _limiter.hit(LOGIN_RATE, database_of(request).url, client_address(request)):
         return _form(request, "login", 429, error="too many sign-in attempts: wait a minute",
                      email=email, next=local_path(next))  # fmt: skip
     try:

@@ -17,8 +17,7 @@ from tidings.ai.provider import AIError
 from tidings.db import repository
 from tidings.enrich import stories
 from tidings.errors import InvalidInputError
-from tidings.web.api_ai import client_of
-from tidings.web.deps import database_of, settings_of
+from tidings.web.deps import client_address, database_of, settings_of
 from tidings.web.pages import AI_FEATURE_TITLES, require_same_origin, templates
 
 router = APIRouter()
@@ -94,7 +93,7 @@ def _result_page(request: Request, target_type: str, target_id: int, feature: st
     error: str | None = None
     status = 200
     try:
-        run = service.request(ask, client=client_of(request), wait_s=PAGE_WAIT_S)
+        run = service.request(ask, client=client_address(request), wait_s=PAGE_WAIT_S)
     except InvalidInputError as failure:  # shown on the page, with the way back
         error, status = str(failure), 400
     if run is not None and run.status == "error":

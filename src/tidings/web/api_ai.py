@@ -13,7 +13,7 @@ from tidings.ai.features import AIRun, ai_service_for
 from tidings.ai.features import Request as AIRequest
 from tidings.ai.provider import AIError
 from tidings.web.api import ERRORS, problem
-from tidings.web.deps import database_of, settings_of
+from tidings.web.deps import client_address, database_of, settings_of
 
 router = APIRouter(prefix="/api/v1", tags=["ai"])
 AI_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -29,11 +29,6 @@ WAIT_S = 2.0  # an API call waits this long for a model before answering 202
 class AIRequestIn(BaseModel):
     question: str | None = Field(default=None, max_length=500)
     language: str | None = Field(default=None, description="BCP 47: en, zh-Hant, zh-Hans, …")
-
-
-def client_of(request: Request) -> str:
-    """Who the rate limit counts against: the client address (readers' accounts later)."""
-    return request.client.host if request.client else "unknown"
 
 
 def run_response(run: AIRun) -> JSONResponse:
@@ -53,7 +48,7 @@ def _request(
 ) -> JSONResponse:
     service = ai_service_for(database_of(request), settings_of(request))
     ask = AIRequest(target, target_id, feature, body.language, body.question)
-    return run_response(service.request(ask, client=client_of(request), wait_s=WAIT_S))
+    return run_response(service.request(ask, client=client_address(request), wait_s=WAIT_S))
 
 
 @router.post("/articles/{article_id}/ai/{feature}", responses=AI_ERRORS)

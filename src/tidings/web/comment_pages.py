@@ -11,7 +11,7 @@ from tidings.comments import service as comments
 from tidings.db.models import Comment
 from tidings.errors import NotFoundError
 from tidings.web.auth import check_csrf, current_user, local_path
-from tidings.web.deps import database_of
+from tidings.web.deps import client_address, database_of
 from tidings.web.pages import templates
 
 router = APIRouter()
@@ -23,10 +23,6 @@ def _back(comment: Comment) -> str:
     return f"/{base}/{comment.target_id}#comment-{comment.id}"
 
 
-def _address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 @router.post("/comments")
 def post_comment(request: Request, target_type: Text, target_id: Annotated[int, Form()],
                  body: Text, submission_id: Text, parent_id: Annotated[int | None, Form()] = None,
@@ -35,7 +31,7 @@ def post_comment(request: Request, target_type: Text, target_id: Annotated[int, 
     with database_of(request).session() as session:
         comment = comments.post_comment(
             session, current_user(request), target_type, target_id, body,
-            submission_id=submission_id, parent_id=parent_id, address=_address(request),
+            submission_id=submission_id, parent_id=parent_id, address=client_address(request),
             scope=database_of(request).url,
         )  # fmt: skip
         target = _back(comment)

@@ -16,3 +16,8 @@ def database_of(request: Request) -> Database:
 
 def settings_of(request: Request) -> Settings:
     return cast(Settings, request.app.state.settings)
+
+
+def client_address(request: Request) -> str:
+    """The client's address: what per-client limits count against."""
+    return request.client.host if request.client else "unknown"
