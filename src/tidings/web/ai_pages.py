@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from tidings.ai.briefing import build_briefing
 from tidings.ai.config import load_ai_settings, save_ai_settings
@@ -18,7 +17,7 @@ from tidings.db import repository
 from tidings.enrich import stories
 from tidings.errors import InvalidInputError
 from tidings.web.deps import client_address, database_of, settings_of
-from tidings.web.pages import AI_FEATURE_TITLES, require_same_origin, templates
+from tidings.web.pages import AI_FEATURE_TITLES, back_to_admin, require_same_origin, templates
 
 router = APIRouter()
 PAGE_WAIT_S = 0.5  # a page waits this long for a model, then shows "Generating…"
@@ -169,9 +168,5 @@ def save_admin_ai(
             message = "Connection OK: " + service.provider()[1].check()
         service.forget_provider()
     except (AIError, InvalidInputError) as failure:
-        return RedirectResponse(f"/admin/ai?error={_quote(str(failure))}", status_code=303)
-    return RedirectResponse(f"/admin/ai?message={_quote(message)}", status_code=303)
-
-
-def _quote(text: str) -> str:
-    return quote(text[:500])
+        return back_to_admin(error=str(failure), path="/admin/ai")
+    return back_to_admin(message=message, path="/admin/ai")

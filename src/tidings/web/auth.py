@@ -29,10 +29,6 @@ class CSRFError(TidingsError):
     """A form came without the token its page carried."""
 
 
-class NotAllowedError(TidingsError):
-    """Signed in as someone who may not do this (or not signed in)."""
-
-
 def _bearer(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")

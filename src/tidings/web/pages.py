@@ -219,12 +219,12 @@ def admin_sources(
     )
 
 
-def _back_to_admin(
+def back_to_admin(
     *, message: str | None = None, error: str | None = None, path: str = "/admin/sources"
 ) -> RedirectResponse:
     """Back to an admin page, which shows the message (or the error) at its top."""
     key, text = ("error", error) if error else ("message", message or "")
-    return RedirectResponse(f"{path}?{key}={quote(text)}", status_code=303)
+    return RedirectResponse(f"{path}?{key}={quote(text[:500])}", status_code=303)
 
 
 @router.post("/admin/sources", dependencies=[Depends(require_same_origin)])
@@ -232,17 +232,17 @@ def admin_add_source(request: Request, url: Annotated[str, Form()]) -> Response:
     try:
         result = add_source(database_of(request), settings_of(request), url)
     except TidingsError as error:
-        return _back_to_admin(error=str(error))
+        return back_to_admin(error=str(error))
     verb = "Added" if result.created else "Already following"
-    return _back_to_admin(message=f"{verb} {result.source.name}")
+    return back_to_admin(message=f"{verb} {result.source.name}")
 
 
 @router.post("/admin/sources/{source_id}/refresh", dependencies=[Depends(require_same_origin)])
 def admin_refresh_source(request: Request, source_id: int) -> Response:
     report = refresh_source(database_of(request), settings_of(request), source_id)
     if report.status != "ok":
-        return _back_to_admin(error=f"{report.source_name}: {report.error}")
-    return _back_to_admin(
+        return back_to_admin(error=f"{report.source_name}: {report.error}")
+    return back_to_admin(
         message=f"{report.source_name}: {report.articles_new} new, "
         f"{report.articles_updated} updated, {report.articles_unchanged} unchanged"
     )
@@ -281,23 +281,23 @@ def admin_set_rules(
             database_of(request), source_id, body_selector, remove_selectors.splitlines()
         )
     except InvalidInputError as error:
-        return _back_to_admin(error=str(error), path=back)
+        return back_to_admin(error=str(error), path=back)
     note = (
         "Rules saved. They apply to pages fetched from now on (tidings refresh --force re-fetches)."
     )
-    return _back_to_admin(message=note, path=back)
+    return back_to_admin(message=note, path=back)
 
 
 @router.post("/admin/sources/{source_id}/pause", dependencies=[Depends(require_same_origin)])
 def admin_pause(request: Request, source_id: int) -> Response:
     source = update_source_settings(database_of(request), source_id, SourceSettings(paused=True))
-    return _back_to_admin(message=f"Paused {source.name}: it will not be polled until resumed")
+    return back_to_admin(message=f"Paused {source.name}: it will not be polled until resumed")
 
 
 @router.post("/admin/sources/{source_id}/resume", dependencies=[Depends(require_same_origin)])
 def admin_resume(request: Request, source_id: int) -> Response:
     source = update_source_settings(database_of(request), source_id, SourceSettings(paused=False))
-    return _back_to_admin(message=f"Resumed {source.name}")
+    return back_to_admin(message=f"Resumed {source.name}")
 
 
 @router.post("/admin/sources/{source_id}/settings", dependencies=[Depends(require_same_origin)])
@@ -331,8 +331,8 @@ def admin_source_settings(
         )
         update_source_settings(database_of(request), source_id, changes)
     except InvalidInputError as error:
-        return _back_to_admin(error=str(error), path=back)
-    return _back_to_admin(message="Settings saved.", path=back)
+        return back_to_admin(error=str(error), path=back)
+    return back_to_admin(message="Settings saved.", path=back)
 
 
 def _form_int(value: str, name: str) -> int:
@@ -347,7 +347,7 @@ def _form_int(value: str, name: str) -> int:
 @router.post("/admin/cleanup", dependencies=[Depends(require_same_origin)])
 def admin_cleanup(request: Request) -> Response:
     report = cleanup(database_of(request), settings_of(request))
-    return _back_to_admin(message=f"Cleanup: {report.summary()}")
+    return back_to_admin(message=f"Cleanup: {report.summary()}")
 
 
 @router.post("/admin/opml", dependencies=[Depends(require_same_origin)])
@@ -355,9 +355,9 @@ async def admin_import_opml(request: Request, opml: Annotated[UploadFile, File()
     try:
         report = await run_in_threadpool(import_opml, database_of(request), opml.file)
     except InvalidInputError as error:
-        return _back_to_admin(error=str(error))
+        return back_to_admin(error=str(error))
     invalid = "".join(f"; {url}: {reason}" for url, reason in report.invalid[:3])
-    return _back_to_admin(message=f"OPML import: {report.summary()}{invalid}")
+    return back_to_admin(message=f"OPML import: {report.summary()}{invalid}")
 
 
 @router.get("/search", response_class=HTMLResponse)
