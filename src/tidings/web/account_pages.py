@@ -13,11 +13,12 @@ from tidings.accounts import service as accounts
 from tidings.accounts import tokens
 from tidings.ai.provider import LANGUAGES
 from tidings.db.models import Comment, Source, User
-from tidings.errors import InvalidInputError, TidingsError
+from tidings.errors import InvalidInputError
 from tidings.ingest.opml import export_opml
 from tidings.readers import service as readers
 from tidings.web.auth import (
     SESSION_COOKIE,
+    SignInRequired,
     check_csrf,
     current_user,
     local_path,
@@ -33,14 +34,10 @@ _limiter = limits.strategies.MovingWindowRateLimiter(limits.storage.MemoryStorag
 Text = Annotated[str, Form()]
 
 
-class SignInRequired(TidingsError):
-    """An account page opened without signing in (the app redirects to /login)."""
-
-
 def _user(request: Request) -> User:
     user = current_user(request)
     if user is None:
-        raise SignInRequired("sign in to see your account")
+        raise SignInRequired("/account")
     return user
 
 

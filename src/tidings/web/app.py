@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -39,7 +39,9 @@ from tidings.web import (
 )
 from tidings.web.auth import (
     CSRFError,
+    SignInRequired,
     current_user,
+    login_redirect,
     needs_admin,
     remember_csrf,
     token_refusal,
@@ -111,7 +113,7 @@ def create_app(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         refusal = None
-        if request.url.path.startswith("/api/"):
+        if request.url.path.startswith("/api/") and "authorization" in request.headers:
             refusal = await run_in_threadpool(token_refusal, request)
         if refusal is not None:
             response: Response = api.problem(*refusal)
@@ -119,18 +121,14 @@ def create_app(
             if _wants_json(request) or request.url.path.startswith("/feeds/"):
                 response = api.problem(401, "this Tidings is private: sign in first")
             else:
-                response = RedirectResponse(
-                    f"/login?next={quote(request.url.path)}", status_code=303
-                )
+                response = login_redirect(request.url.path)
         elif _cross_site_api_write(request):
             response = api.problem(403, "cross-site requests to the API are refused")
         elif await run_in_threadpool(needs_admin, request):
             if _wants_json(request):
                 response = api.problem(403, "sign in as an admin to do this")
             else:
-                response = RedirectResponse(
-                    f"/login?next={quote(request.url.path)}", status_code=303
-                )
+                response = login_redirect(request.url.path)
         else:
             response = await call_next(request)
         remember_csrf(request, response)
@@ -202,9 +200,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 
         app.add_exception_handler(error_type, handler)
 
-    @app.exception_handler(account_pages.SignInRequired)
-    async def sign_in(request: Request, error: account_pages.SignInRequired) -> Response:
-        return RedirectResponse("/login?next=/account", status_code=303)
+    @app.exception_handler(SignInRequired)
+    async def sign_in(request: Request, error: SignInRequired) -> Response:
+        return login_redirect(error.next_path)
 
     @app.exception_handler(media.MediaError)
     async def media_error(request: Request, error: media.MediaError) -> Response:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from fastapi import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from tidings.accounts.service import admin_exists, session_user
 from tidings.accounts.tokens import token_user
@@ -27,6 +27,19 @@ CSRF_FIELD = "csrf_token"
 
 class CSRFError(TidingsError):
     """A form came without the token its page carried."""
+
+
+class SignInRequired(TidingsError):
+    """A reader's own page opened without signing in (the app sends them to /login)."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__("sign in first")
+        self.next_path = next_path
+
+
+def login_redirect(next_path: str) -> RedirectResponse:
+    """To the sign-in page, and back to `next_path` after it."""
+    return RedirectResponse(f"/login?next={quote(next_path)}", status_code=303)
 
 
 def _bearer(request: Request) -> str | None:

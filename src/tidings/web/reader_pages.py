@@ -15,7 +15,7 @@ from tidings.db import repository
 from tidings.db.models import User
 from tidings.errors import InvalidInputError
 from tidings.readers import service as readers
-from tidings.web.auth import check_csrf, current_user, local_path
+from tidings.web.auth import SignInRequired, check_csrf, current_user, local_path
 from tidings.web.deps import database_of
 from tidings.web.pages import PAGE_SIZE, templates
 from tidings.web.schemas import ArticleOut
@@ -98,7 +98,7 @@ def for_you_page(request: Request, folder: str | None = None, unread: bool = Fal
                  cursor: str | None = None) -> Response:  # fmt: skip
     user = current_user(request)
     if user is None:
-        return RedirectResponse("/login?next=/for-you", status_code=303)
+        raise SignInRequired("/for-you")
     with database_of(request).session() as session:
         position = repository.Cursor.decode(cursor) if cursor else None
         articles, next_cursor = readers.for_you(session, user, limit=PAGE_SIZE, cursor=position,
@@ -117,7 +117,7 @@ def for_you_page(request: Request, folder: str | None = None, unread: bool = Fal
 def saved_page(request: Request, cursor: str | None = None) -> Response:
     user = current_user(request)
     if user is None:
-        return RedirectResponse("/login?next=/saved", status_code=303)
+        raise SignInRequired("/saved")
     with database_of(request).session() as session:
         position = repository.Cursor.decode(cursor) if cursor else None
         articles, next_cursor = readers.saved_articles(
