@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote, urlsplit
@@ -17,7 +18,7 @@ from tidings.ai.provider import FEATURES, LANGUAGES, STORY_FEATURES
 from tidings.ai.text import paragraph_sentences
 from tidings.comments import service as comments
 from tidings.db import repository
-from tidings.db.models import Story
+from tidings.db.models import Story, User
 from tidings.enrich import stories
 from tidings.enrich.related import also_published, related_articles
 from tidings.enrich.service import enricher_for
@@ -51,29 +52,25 @@ templates.env.globals["user_of"] = current_user
 templates.env.globals["media"] = media_url
 
 
-def _reader_state(request: Request, question: str, *args: object) -> object:
-    """Per-reader facts the templates ask for (following? saved? unread?)."""
+def _for_reader(request: Request, ask: Callable[[Session, User], object]) -> object:
+    """A per-reader fact the templates ask for (following? saved? unread?); False signed out."""
     user = current_user(request)
     if user is None:
         return False
     with database_of(request).session() as session:
-        if question == "following":
-            return readers.is_following(session, user, str(args[0]), int(str(args[1])))
-        if question == "saved":
-            return readers.is_saved(session, user, int(str(args[0])))
-        if question == "muted":
-            return int(str(args[0])) in readers.muted(session, user)[1]
-        return readers.unread_count(session, user)
+        return ask(session, user)
 
 
-templates.env.globals["is_following"] = lambda request, kind, target: _reader_state(
-    request, "following", kind, target
+templates.env.globals["is_following"] = lambda request, kind, target: _for_reader(
+    request, lambda session, user: readers.is_following(session, user, kind, int(target))
 )
-templates.env.globals["is_saved"] = lambda request, article: _reader_state(
-    request, "saved", article
+templates.env.globals["is_saved"] = lambda request, article: _for_reader(
+    request, lambda session, user: readers.is_saved(session, user, int(article))
 )
-templates.env.globals["unread_of"] = lambda request: _reader_state(request, "unread")
-templates.env.globals["is_muted"] = lambda request, source: _reader_state(request, "muted", source)
+templates.env.globals["is_muted"] = lambda request, source: _for_reader(
+    request, lambda session, user: int(source) in readers.muted(session, user)[1]
+)
+templates.env.globals["unread_of"] = lambda request: _for_reader(request, readers.unread_count)
 templates.env.globals["csrf"] = csrf_token
 templates.env.globals["can"] = comments.allowed
 templates.env.globals["new_submission_id"] = lambda: secrets.token_urlsafe(16)
