@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run serve test test-fast lint typecheck format system-deps bench bench-ingest bench-extract bench-enrich bench-ai clean help
+.PHONY: run serve test test-fast lint typecheck format system-deps bench bench-ingest bench-extract bench-enrich bench-ai bench-search clean help
 
 help:
 	@echo "make run        install into .venv and start the demo at http://$(HOST):$(PORT)"
@@ -16,6 +16,7 @@ help:
 	@echo "make bench-extract  Tidings vs trafilatura, readability-lxml, newspaper4k on 181 news pages"
 	@echo "make bench-enrich   stories on ECB+, hashtags on Wikinews-fr, embeddings, enrichment speed"
 	@echo "make bench-ai       AI features: latency per provider, citation validity, ROUGE vs Lead-3"
+	@echo "make bench-search   search p50/p99 on the demo and 100k articles, SQLite and PostgreSQL"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,12 +37,18 @@ run: $(VENV)/.installed
 serve: $(VENV)/.installed
 	$(BIN)/tidings serve --host $(HOST) --port $(PORT)
 
-# System packages the tests need: Debian's Chromium for the browser tests.
+# System packages the tests need: Debian's Chromium for the browser tests, newsboat as a
+# real Google Reader API client (tests/test_greader_newsboat.py).
 system-deps:
 	@if ! command -v chromium >/dev/null 2>&1; then \
 		if [ "$$(id -u)" != 0 ]; then echo "Chromium is missing: run 'sudo apt-get install -y chromium'" >&2; exit 1; fi; \
 		echo "Installing Chromium (apt-get) for the browser tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+	@if ! command -v newsboat >/dev/null 2>&1; then \
+		if [ "$$(id -u)" != 0 ]; then echo "newsboat is missing: run 'sudo apt-get install -y newsboat'" >&2; exit 1; fi; \
+		echo "Installing newsboat (apt-get) for the Google Reader API tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq newsboat >/dev/null; \
 	fi
 
 lint: $(VENV)/.installed-dev
@@ -88,3 +95,8 @@ bench-ai: $(VENV)/.installed-bench
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache src/*.egg-info
+
+# Search latency: the demo, then 100k synthetic articles, on SQLite and on the PostgreSQL at
+# 127.0.0.1:5432 (a schema of its own, dropped after).
+bench-search: $(VENV)/.installed-dev
+	$(BIN)/python bench/search.py

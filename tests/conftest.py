@@ -7,7 +7,9 @@ import shutil
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -93,6 +95,77 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         setup.server.stop()
         database.dispose()
     return path
+
+
+POSTGRES_SERVER = os.environ.get(
+    "TIDINGS_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def _postgres_reachable() -> str | None:
+    """None when the test PostgreSQL answers, else why not."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(POSTGRES_SERVER, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as error:  # any failure means "not reachable"
+        return f"PostgreSQL at {POSTGRES_SERVER} is not reachable: {error}".splitlines()[0]
+    finally:
+        engine.dispose()
+    return None
+
+
+@contextmanager
+def postgres_schema(prefix: str) -> Iterator[str]:
+    """A database URL whose connections use a fresh schema of their own (dropped after).
+
+    Skips when PostgreSQL is down and CI is unset; under CI=true a missing PostgreSQL fails.
+    """
+    from sqlalchemy import create_engine, text
+
+    reason = _postgres_reachable()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason} (CI=true: the PostgreSQL tests must run)")
+        pytest.skip(reason)
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_SERVER, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f"CREATE SCHEMA {name}"))
+        separator = "&" if "?" in POSTGRES_SERVER else "?"
+        yield f"{POSTGRES_SERVER}{separator}options=-csearch_path%3D{name}"
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP SCHEMA {name} CASCADE"))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture
+def pg_database() -> Iterator[Database]:
+    """An empty, migrated PostgreSQL database (a schema of its own) for one test."""
+    with postgres_schema("tidings_test") as url:
+        database = Database(url)
+        upgrade(database)
+        yield database
+        database.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_demo_database() -> Iterator[Database]:
+    """The demo corpus ingested into PostgreSQL once per test session (treat as read-only)."""
+    with postgres_schema("tidings_demo") as url:
+        settings = make_settings(url, fetch_total_timeout_s=2.0, fetch_max_bytes=2**21)
+        database = Database(url)
+        setup = start_demo(database, settings, publisher_port=0)
+        try:
+            refresh_all(database, settings)
+        finally:
+            setup.server.stop()
+        yield database
+        database.dispose()
 
 
 @pytest.fixture

@@ -61,8 +61,8 @@ def test_every_feature_runs_through_the_model_server(
     settings = make_settings(demo_database.url, ai_provider="openai", ai_base_url=model_url,
                              ai_model=MODEL_ID, ai_max_tokens=48, ai_timeout_s=120,
                              ai_max_source_chars=800)  # fmt: skip
-    with LiveServer(create_app(settings, demo_database, run_scheduler=False)) as server:
-        http = httpx.Client(base_url=server.base_url, timeout=60)
+    app = create_app(settings, demo_database, run_scheduler=False)
+    with LiveServer(app) as server, httpx.Client(base_url=server.base_url, timeout=60) as http:
         story = http.get("/api/v1/stories", params={"limit": 1}).json()["items"][0]["id"]
         zh = http.get("/api/v1/articles", params={"language": "zh-Hant", "limit": 1}).json()
         zh_id = zh["items"][0]["id"] if zh["items"] else 1
@@ -90,7 +90,6 @@ def test_every_feature_runs_through_the_model_server(
         page = http.get("/articles/1/ai/summary")  # no JavaScript: a page, done or refreshing
         assert page.status_code in (200, 503)
         assert "Summary" in page.text
-        http.close()
 
 
 def test_the_provider_checks_the_connection(model_url: str) -> None:

@@ -80,6 +80,12 @@ class Settings(BaseSettings):
     retention_days: int = 0
     disk_budget_mb: float = 0.0
     cleanup_interval_s: int = 24 * 3600
+    # WebSub (docs/websub.md): the address hubs reach this Tidings at (unset: no push
+    # subscriptions, polling only), the lease asked of hubs, and a hub Tidings' own feeds
+    # advertise and ping after new articles.
+    public_url: str | None = None
+    websub_lease_s: int = 10 * 24 * 3600
+    websub_hub: str | None = None
 
     @field_validator("allow_private_hosts", mode="before")
     @classmethod
@@ -87,6 +93,23 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("public_url", "websub_hub", mode="before")
+    @classmethod
+    def _http_url(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        url = value.strip()
+        if not url:
+            return None
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"must be an http:// or https:// URL, not {value!r}")
+        return url
+
+    @field_validator("public_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value  # paths are appended to it
 
     @cached_property
     def private_networks(self) -> tuple[IPNetwork, ...]:

@@ -167,8 +167,10 @@ def version() -> None:
 from tidings.cli import ai as _ai_commands  # noqa: E402,F401 - registers commands
 from tidings.cli import enrich as _enrich_commands  # noqa: E402,F401 - registers commands
 from tidings.cli import extract as _extract_commands  # noqa: E402,F401 - registers commands
+from tidings.cli import search as _search_commands  # noqa: E402,F401 - registers commands
 from tidings.cli import sources as _source_commands  # noqa: E402,F401 - registers commands
 from tidings.cli import users as _user_commands  # noqa: E402,F401 - registers commands
+from tidings.cli import websub as _websub_commands  # noqa: E402,F401 - registers commands
 
 
 def main() -> None:

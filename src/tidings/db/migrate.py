@@ -15,8 +15,8 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 def include_object(
     obj: object, name: str | None, kind: str, reflected: bool, compare_to: object
 ) -> bool:
-    """The search index (FTS5 and its shadow tables) is managed by hand, not by the models."""
-    return not (kind == "table" and (name or "").startswith("articles_fts"))
+    """The search indexes (FTS5 and its shadow tables, articles_search) are managed by hand."""
+    return not (kind == "table" and (name or "").startswith(("articles_fts", "articles_search")))
 
 
 def alembic_config(database: Database) -> Config:

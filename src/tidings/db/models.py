@@ -397,3 +397,37 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class WebSubSubscription(Base):
+    """A source's push subscription at the WebSub hub its feed advertises (ingest/websub.py).
+
+    `state`: off (not subscribed: no public URL), pending (asked, the hub has not verified
+    yet), active (verified; the lease ends at `expires_at`), denied, failed (the request
+    failed; retried at `next_attempt_at`), unsubscribing. `next_attempt_at` is when the
+    scheduler next subscribes again: a renewal before the lease ends, or a retry.
+    """
+
+    __tablename__ = "websub_subscriptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(
+        ForeignKey("sources.id", ondelete="CASCADE"), unique=True
+    )
+    hub: Mapped[str] = mapped_column(String(2000))
+    topic: Mapped[str] = mapped_column(String(2000))
+    callback_token: Mapped[str] = mapped_column(String(64), unique=True)  # in the callback URL
+    secret: Mapped[str] = mapped_column(String(200))  # HMAC key of X-Hub-Signature
+    state: Mapped[str] = mapped_column(String(20), default="off")
+    lease_seconds: Mapped[int | None] = mapped_column(Integer)
+    expires_at: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # failed tries since the last success
+    last_error: Mapped[str | None] = mapped_column(Text)
+    requested_at: Mapped[datetime | None]
+    verified_at: Mapped[datetime | None]
+    last_push_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    source: Mapped[Source] = relationship()

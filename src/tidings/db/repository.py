@@ -270,18 +270,24 @@ def keyset_page(
     key: InstrumentedAttribute[int],
     limit: int,
     cursor: Cursor | None,
+    *,
+    ascending: bool = False,
 ) -> tuple[list[Row], Cursor | None]:
-    """One page of `query` in (moment DESC, key DESC) order, and the cursor after it.
+    """One page of `query` in (moment DESC, key DESC) order (ASC with `ascending`), and the
+    cursor after it.
 
     Keyset, not OFFSET: every page costs the same however deep a program reads.
     """
-    if cursor is not None:
+    if cursor is not None and ascending:
+        query = query.where(
+            or_(moment > cursor.published_at, and_(moment == cursor.published_at, key > cursor.id))
+        )
+    elif cursor is not None:
         query = query.where(
             or_(moment < cursor.published_at, and_(moment == cursor.published_at, key < cursor.id))
         )
-    rows = list(
-        session.scalars(query.order_by(moment.desc(), key.desc()).limit(limit + 1)).unique()
-    )
+    order = (moment.asc(), key.asc()) if ascending else (moment.desc(), key.desc())
+    rows = list(session.scalars(query.order_by(*order).limit(limit + 1)).unique())
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]

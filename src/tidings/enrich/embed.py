@@ -51,9 +51,16 @@ class Embedder(Protocol):
 
     name: str
     dim: int
+    # Whether nearness means "about the same thing" (a language model) rather than "uses the
+    # same words" (hashing): only then does search fuse it with the full-text ranking.
+    understands_meaning: bool
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         """Float32 array of shape (len(texts), dim), rows L2-normalised (empty text: zeros)."""
+        ...
+
+    def embed_query(self, text: str) -> Vectors:
+        """One search query's vector, comparable with the articles' (shape (dim,))."""
         ...
 
 
@@ -112,6 +119,7 @@ class HashingEmbedder:
             raise ValueError("an embedding needs at least 16 dimensions")
         self.dim = dim
         self.name = f"hashing-{dim}"
+        self.understands_meaning = False
         self._slots: dict[str, tuple[int, float]] = {}
 
     def embed(self, texts: Sequence[str]) -> Vectors:
@@ -119,6 +127,10 @@ class HashingEmbedder:
         for row, text in enumerate(texts):
             vectors[row] = self._embed_one(text)
         return normalise_rows(vectors)
+
+    def embed_query(self, text: str) -> Vectors:
+        vectors: Vectors = self.embed([text])
+        return vectors.reshape(-1)  # the one row
 
     def _embed_one(self, text: str) -> list[float]:
         words = tokens(text)
@@ -159,11 +171,12 @@ class E5Embedder:
 
     Articles are embedded as passages ("passage: " prefix): on ECB+ same-event retrieval that
     beat "query: " on both sides (docs/embeddings.md), and a future search box can then embed
-    its queries with "query: " as E5 intends.
+    its queries with "query: " as E5 intends (embed_query, used by search).
     """
 
     name = "e5-small-q4"
     dim = 384
+    understands_meaning = True
 
     def __init__(self) -> None:
         try:
@@ -182,3 +195,8 @@ class E5Embedder:
         # The engine reads C strings: a NUL byte would silently end the text early.
         cleaned = [text.replace("\x00", " ") for text in texts]
         return normalise_rows(self._model.passage(cleaned))
+
+    def embed_query(self, text: str) -> Vectors:
+        # E5 is trained with "query: " on the asking side and "passage: " on the other.
+        vectors: Vectors = normalise_rows(self._model.query([text.replace("\x00", " ")]))
+        return vectors.reshape(-1)  # the one row

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 from tidings.db.models import Article, ArticleFeatures, ArticleTag, Story
 from tidings.db.models import Tag as TagRow
 from tidings.enrich import tags
-from tidings.enrich.vectors import from_bytes
+from tidings.enrich.vectors import fits, from_bytes
 
 _CENTRAL_SAMPLE = 200  # the title is chosen among at most this many of a story's articles
 
@@ -116,7 +116,9 @@ def _central(session: Session, articles: list[Article], dim: int) -> Article:
             )
         )
     }
-    with_vectors = [article for article in sample if article.id in rows]
+    with_vectors = [
+        article for article in sample if article.id in rows and fits(rows[article.id].vector, dim)
+    ]
     if len(with_vectors) <= 2:
         return sample[0]
     matrix = np.stack([from_bytes(rows[article.id].vector, dim) for article in with_vectors])

@@ -35,6 +35,12 @@ log = logging.getLogger(__name__)
 _SYNC_EVERY_S = 2.0  # how stale another process's enrichments may look to this one
 _LOAD_BATCH = 2000
 MAX_TEXT_CHARS = 30_000
+# When a search query and an article are related, per embedding backend: (floor, band) — the
+# cosine must reach the floor and lie within the band below the best match. e5 puts every
+# pair of texts at 0.75-0.85, so only the few clearly above the crowd count; hashed words
+# sit near 0 when unrelated. Measured on the demo corpus (docs/search.md).
+QUERY_MATCH = {"e5-small-q4": (0.83, 0.03)}
+DEFAULT_QUERY_MATCH = (0.1, 1.0)
 
 
 @dataclass
@@ -59,6 +65,23 @@ class Enricher:
         self._loaded = False
         self._synced_to: datetime | None = None
         self._synced_clock = 0.0
+
+    @property
+    def understands_meaning(self) -> bool:
+        return self.embedder.understands_meaning
+
+    def nearest(self, text: str, k: int) -> list[tuple[int, float]]:
+        """Articles nearest in meaning to a search query, best first (search's SemanticIndex);
+        nothing while the indexes are still being built after a start."""
+        if not self._loaded or not text.strip():
+            return []
+        self.ensure_current()
+        floor, band = QUERY_MATCH.get(self.embedder.name, DEFAULT_QUERY_MATCH)
+        found = self.vectors.search(self.embedder.embed_query(text), k)
+        if not found:
+            return []
+        floor = max(floor, found[0][1] - band)
+        return [(article_id, score) for article_id, score in found if score >= floor]
 
     # -- loading -------------------------------------------------------------------------
 

@@ -24,9 +24,15 @@ def to_bytes(vector: npt.NDArray[np.floating]) -> bytes:
     return np.asarray(vector, dtype=_STORED_DTYPE).reshape(-1).tobytes()
 
 
+def fits(data: bytes, dim: int) -> bool:
+    """Whether `data` is a stored vector of `dim` dimensions (not one of another backend's,
+    left from before a switch and not yet re-embedded)."""
+    return len(data) == dim * _STORED_DTYPE.itemsize
+
+
 def from_bytes(data: bytes, dim: int) -> Vector:
     """One embedding read back from the database, as float32 of shape (dim,)."""
-    if len(data) != dim * _STORED_DTYPE.itemsize:
+    if not fits(data, dim):
         raise ValueError(
             f"stored vector has {len(data)} bytes, expected {dim * _STORED_DTYPE.itemsize} "
             f"for {dim} dimensions; re-embed the articles"

@@ -63,6 +63,9 @@ class ParsedFeed:
     entries: list[FeedEntry]
     warning: str | None = None
     ttl_s: int | None = None  # how often the feed says it changes (<ttl>, sy:updatePeriod)
+    # WebSub: the hubs the feed advertises and the URL it calls itself (the topic).
+    hubs: list[str] = field(default_factory=list)
+    self_url: str | None = None
 
 
 def looks_like_json_feed(content: bytes, content_type: str = "") -> bool:
@@ -92,6 +95,11 @@ def parse_feed(content: bytes, url: str, content_type: str = "") -> ParsedFeed:
     if parsed.get("bozo"):
         warning = f"feed had errors that were recovered: {parsed.get('bozo_exception')}"
     entries = [entry for entry in (_feedparser_entry(raw, url) for raw in parsed.entries) if entry]
+    links = [
+        (str(link.get("rel")), str(link["href"]))
+        for link in feed.get("links", [])
+        if link.get("href")
+    ]
     return ParsedFeed(
         format=_FORMATS.get(version, version),
         title=_clean(feed.get("title")),
@@ -100,6 +108,8 @@ def parse_feed(content: bytes, url: str, content_type: str = "") -> ParsedFeed:
         entries=entries,
         warning=warning,
         ttl_s=_feed_ttl(feed),
+        hubs=[urljoin(url, href) for rel, href in links if rel == "hub"],
+        self_url=next((urljoin(url, href) for rel, href in links if rel == "self"), None),
     )
 
 
@@ -186,6 +196,7 @@ def parse_json_feed(content: bytes, url: str) -> ParsedFeed:
     if not isinstance(items, list):
         raise FeedParseError(f"{url} is a JSON Feed without an items list")
     feed_authors = _json_authors(document)
+    self_url = document.get("feed_url")
     entries: list[FeedEntry] = []
     for item in items:
         if not isinstance(item, dict):
@@ -221,6 +232,12 @@ def parse_json_feed(content: bytes, url: str) -> ParsedFeed:
         site_url=document.get("home_page_url"),
         language=document.get("language"),
         entries=entries,
+        hubs=[
+            urljoin(url, hub["url"])
+            for hub in document.get("hubs") or []
+            if isinstance(hub, dict) and isinstance(hub.get("url"), str)
+        ],
+        self_url=urljoin(url, self_url) if isinstance(self_url, str) and self_url else None,
     )
 
 

@@ -253,8 +253,24 @@ class Fetcher:
         if not allowed_by(self.robots_for(url, options), user_agent, url):
             raise RobotsDisallowedError(f"robots.txt of {urlsplit(url).netloc} disallows {url}")
 
+    def post_form(self, url: str, form: dict[str, str | list[str]]) -> FetchResult:
+        """POST a form (a WebSub hub request), with the SSRF guard, host gate and time limits.
+
+        Redirects are not followed; any answer but 2xx raises FetchError with the server's words.
+        """
+        self.guard.resolve(url)
+        host = urlsplit(url).netloc
+        with self.gate.slot(host):
+            deadline = time.monotonic() + self.settings.fetch_total_timeout_s
+            response = self._send("POST", url, {"Accept": "*/*"}, deadline, data=form)
+        if not 200 <= response.status_code < 300:
+            said = " ".join(response.text.split())[:200]
+            raise FetchError(
+                f"HTTP {response.status_code} from {url}" + (f": {said}" if said else "")
+            )
+        return response
+
     def _get(self, url: str, accept: str, deadline: float, options: FetchOptions) -> FetchResult:
-        limit = self.settings.fetch_max_bytes
         headers = {"Accept": accept}
         if options.etag:
             headers["If-None-Match"] = options.etag
@@ -264,8 +280,23 @@ class Fetcher:
             headers["User-Agent"] = options.user_agent
         if options.cookies:
             headers["Cookie"] = options.cookies
+        return self._send("GET", url, headers, deadline, auth=options.auth)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        deadline: float,
+        *,
+        auth: tuple[str, str] | None = None,
+        data: dict[str, str | list[str]] | None = None,
+    ) -> FetchResult:
+        limit = self.settings.fetch_max_bytes
         try:
-            with self._client.stream("GET", url, headers=headers, auth=options.auth) as response:
+            with self._client.stream(
+                method, url, headers=headers, auth=auth, data=data
+            ) as response:
                 declared = response.headers.get("content-length", "")
                 encoding = response.headers.get("content-encoding", "")
                 if declared.isdigit() and int(declared) > limit and not encoding:

@@ -4,6 +4,7 @@ feed (or sitemap) -> new or changed entries -> page fetch -> extract -> store. E
 is stored in its own transaction, so a crash half-way loses nothing already stored, and it
 is keyed by canonical URL, so running a refresh twice stores nothing twice. Entries are
 handled in bounded batches, so a 10,000-entry feed does not hold 10,000 pages in memory.
+A feed pushed by a WebSub hub (ingest/websub.py) joins at the entries: ingest_feed().
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from tidings.db import repository
 from tidings.db.models import FetchLog, Source
 from tidings.db.session import Database
 from tidings.errors import TidingsError
+from tidings.ingest import websub
 from tidings.ingest.entries import article_data, entry_hash, unique_entries
 from tidings.ingest.extract import ExtractedArticle, extract_article
 from tidings.ingest.feeds import FeedEntry, ParsedFeed
@@ -131,10 +133,7 @@ def refresh_source(
     """
     started = datetime.now(UTC)
     clock = time.monotonic()
-    with database.session() as session:
-        source = repository.get_source(session, source_id)
-        report = RefreshReport(source_id=source.id, source_name=source.name)
-        site = _Site.of(source, conditional=not force)
+    report, site = _begin(database, source_id, conditional=not force)
     response: FetchResult | None = None
     feed: ParsedFeed | None = None
     try:
@@ -144,20 +143,74 @@ def refresh_source(
                 report.not_modified = True
             else:
                 feed = _read_source(client, site, response)
-                report.warning = feed.warning
-                report.entries_seen = len(feed.entries)
-                language = normalize_language(feed.language) or site.language
-                _ingest_entries(database, client, report, feed, language, site, progress, force)
-                _keep_template(database, report.source_id, site.template)
+                _store_feed(database, client, report, feed, site, progress, force)
     except RateLimitedError as error:
         report.status, report.error, report.retry_after_s = "error", str(error), error.retry_after_s
     except TidingsError as error:
         report.status, report.error = "error", str(error)
-    if enrich and (report.articles_new or report.articles_updated):
-        _enrich(database, settings, report.source_id)
+    if enrich:
+        _after_storing(database, settings, [report], report.source_id)
     report.duration_s = time.monotonic() - clock
     _record_refresh(database, settings, report, started, response, feed)
+    if report.status == "ok" and feed is not None and response is not None:
+        websub.follow_hubs(database, settings, report.source_id, feed, response, fetcher=fetcher)
     return report
+
+
+def ingest_feed(
+    database: Database,
+    settings: Settings,
+    source_id: int,
+    feed: ParsedFeed,
+    *,
+    fetcher: Fetcher | None = None,
+) -> RefreshReport:
+    """Store the new and changed entries of a feed that was delivered (a WebSub push) just
+    as a refresh would, without fetching the feed or changing the source's poll schedule."""
+    clock = time.monotonic()
+    report, site = _begin(database, source_id, conditional=False)
+    try:
+        with fetcher_for(settings, fetcher, site.proxy) as client:
+            _store_feed(database, client, report, feed, site, None, False)
+    except TidingsError as error:
+        report.status, report.error = "error", str(error)
+    _after_storing(database, settings, [report], report.source_id)
+    report.duration_s = time.monotonic() - clock
+    return report
+
+
+def _begin(database: Database, source_id: int, *, conditional: bool) -> tuple[RefreshReport, _Site]:
+    with database.session() as session:
+        source = repository.get_source(session, source_id)
+        report = RefreshReport(source_id=source.id, source_name=source.name)
+        return report, _Site.of(source, conditional=conditional)
+
+
+def _store_feed(
+    database: Database,
+    client: Fetcher,
+    report: RefreshReport,
+    feed: ParsedFeed,
+    site: _Site,
+    progress: RefreshProgress | None,
+    force: bool,
+) -> None:
+    report.warning = feed.warning
+    report.entries_seen = len(feed.entries)
+    language = normalize_language(feed.language) or site.language
+    _ingest_entries(database, client, report, feed, language, site, progress, force)
+    _keep_template(database, report.source_id, site.template)
+
+
+def _after_storing(
+    database: Database, settings: Settings, reports: list[RefreshReport], scope: int | None
+) -> None:
+    """Enrich what was stored (`scope`: one source, or all pending) and ping the WebSub hub
+    that Tidings' own feeds advertise."""
+    changed = [r.source_id for r in reports if r.articles_new or r.articles_updated]
+    if changed:
+        _enrich(database, settings, scope)
+        websub.announce(settings, changed)
 
 
 def _enrich(database: Database, settings: Settings, source_id: int | None) -> None:
@@ -412,6 +465,5 @@ def refresh_all(
         )
     # Enriched once all sources are in, in publication order: stories then grow as the news
     # did, not source by source (which splits an event whose first reports come late).
-    if any(report.articles_new or report.articles_updated for report in reports):
-        _enrich(database, settings, None)
+    _after_storing(database, settings, reports, None)
     return reports

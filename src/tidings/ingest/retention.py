@@ -13,6 +13,7 @@ from tidings.config import Settings
 from tidings.db import repository
 from tidings.db.models import AIResult, Article, Source
 from tidings.db.session import Database
+from tidings.ingest import websub
 
 REPORT_KEY = "cleanup.last_report"
 _BATCH = 500
@@ -116,10 +117,14 @@ def tidy_after_removal(session: Session) -> None:
     )
 
 
-def remove_source(database: Database, source_id: int) -> None:
-    """Stop following a source: it and its articles are deleted (the database cascades)."""
+def remove_source(database: Database, source_id: int, settings: Settings | None = None) -> None:
+    """Stop following a source: it and its articles are deleted (the database cascades).
+    With `settings`, its WebSub hub is first asked to stop pushing (best effort)."""
     with database.session() as session:
         repository.get_source(session, source_id)
+    if settings is not None:
+        websub.unsubscribe_source(database, settings, source_id)
+    with database.session() as session:
         session.execute(delete(Source).where(Source.id == source_id))
         tidy_after_removal(session)
 

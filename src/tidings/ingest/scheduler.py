@@ -1,4 +1,4 @@
-"""In-process scheduler: polls each due source at its own interval while `tidings serve` runs."""
+"""In-process scheduler: polls due sources, renews WebSub leases while `tidings serve` runs."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from tidings.config import Settings
 from tidings.db import repository
 from tidings.db.models import Source
 from tidings.db.session import Database
+from tidings.ingest import websub
 from tidings.ingest.http import Fetcher
 from tidings.ingest.pipeline import RefreshReport, refresh_source
 from tidings.ingest.retention import CleanupReport, cleanup, last_report
@@ -65,6 +66,7 @@ class Scheduler:
         while not self._stop.wait(self.tick_s):
             try:
                 self.run_due()
+                websub.renew_due(self.database, self.settings)
                 self.cleanup_if_due()
             except Exception:  # the loop must outlive any one bad refresh
                 log.exception("scheduled refresh failed")

@@ -16,6 +16,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    update,
 )
 from sqlalchemy.orm import Session, joinedload, selectinload
 
@@ -146,8 +147,20 @@ def mute_source(session: Session, user: User, source_id: int, mute: bool = True)
         session.delete(row)
 
 
-def _unread(user: User) -> ColumnElement[bool]:
+def unread_by(user: User) -> ColumnElement[bool]:
+    """Articles the reader has not read (an SQL condition)."""
     return ~exists().where(ReadArticle.user_id == user.id, ReadArticle.article_id == Article.id)
+
+
+def saved_by(user: User) -> ColumnElement[bool]:
+    """Articles the reader saved for later (an SQL condition)."""
+    return exists().where(SavedArticle.user_id == user.id, SavedArticle.article_id == Article.id)
+
+
+def in_for_you(session: Session, user: User, folder: str | None = None) -> ColumnElement[bool]:
+    """Articles of "For you" (or of one folder): originals of what the reader follows, less
+    what they muted (an SQL condition)."""
+    return and_(Article.duplicate_of.is_(None), _for_you_filter(session, user, folder))
 
 
 def for_you(
@@ -163,19 +176,15 @@ def for_you(
     query = (
         select(Article)
         .options(joinedload(Article.source), selectinload(Article.tags))
-        .where(Article.duplicate_of.is_(None), _for_you_filter(session, user, folder))
+        .where(in_for_you(session, user, folder))
     )
     if unread_only:
-        query = query.where(_unread(user))
+        query = query.where(unread_by(user))
     return repository.keyset_page(session, query, Article.published_at, Article.id, limit, cursor)
 
 
 def unread_count(session: Session, user: User, folder: str | None = None) -> int:
-    query = select(func.count(Article.id)).where(
-        Article.duplicate_of.is_(None),
-        _for_you_filter(session, user, folder),
-        _unread(user),
-    )
+    query = select(func.count(Article.id)).where(in_for_you(session, user, folder), unread_by(user))
     return int(session.scalar(query) or 0)
 
 
@@ -201,6 +210,30 @@ def read_ids(session: Session, user: User | None, articles: list[Article]) -> se
     )
 
 
+def saved_ids(session: Session, user: User | None, articles: list[Article]) -> set[int]:
+    """Which of these articles the reader has saved."""
+    if user is None or not articles:
+        return set()
+    ids = [article.id for article in articles]
+    return set(
+        session.scalars(
+            select(SavedArticle.article_id).where(
+                SavedArticle.user_id == user.id, SavedArticle.article_id.in_(ids)
+            )
+        )
+    )
+
+
+def rename_folder(session: Session, user: User, old: str, new: str) -> int:
+    """Move everything in folder `old` to `new` ("" is the unnamed one); how many follows."""
+    result = session.execute(
+        update(Follow)
+        .where(Follow.user_id == user.id, Follow.folder == old)
+        .values(folder=" ".join(new.split())[:100])
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def _mark(
     session: Session,
     model: type[ReadArticle] | type[SavedArticle],
@@ -222,8 +255,13 @@ def mark_read(session: Session, user: User, article_id: int, read: bool = True) 
 
 def mark_all_read(session: Session, user: User, folder: str | None = None) -> int:
     """Mark every unread article of "For you" (or of one folder) read; how many."""
+    return mark_read_where(session, user, in_for_you(session, user, folder))
+
+
+def mark_read_where(session: Session, user: User, condition: ColumnElement[bool]) -> int:
+    """Mark every unread article that meets `condition` read, in one statement; how many."""
     unread = select(literal(user.id), Article.id, literal(datetime.now(UTC))).where(
-        Article.duplicate_of.is_(None), _for_you_filter(session, user, folder), _unread(user)
+        condition, unread_by(user)
     )
     result = session.execute(
         insert(ReadArticle).from_select(["user_id", "article_id", "read_at"], unread)

@@ -13,10 +13,6 @@ _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _CJK_CHAR = re.compile(f"([{_CJK}])")
 _HAS_CJK = re.compile(f"[{_CJK}]")
 _EXTRA_SPACES = re.compile(" {2,}")
-# A space between two CJK characters or CJK punctuation (possibly behind a highlight marker)
-# was added by us.
-_JOINABLE = _CJK + "\u3000-\u303f\uff00-\uffef"
-_ADDED_SPACE = re.compile(f"(?<=[{_JOINABLE}\x03]) (?=[\x02{_JOINABLE}])")
 
 
 def has_cjk(text: str) -> bool:
@@ -28,9 +24,3 @@ def spaced(text: str | None) -> str:
     if not text or not has_cjk(text):
         return text or ""
     return _EXTRA_SPACES.sub(" ", _CJK_CHAR.sub(r" \1 ", text)).strip()
-
-
-def unspaced(text: str) -> str:
-    """Undo `spaced` in an index snippet, joining highlights of adjacent characters."""
-    joined = _ADDED_SPACE.sub("", text)
-    return joined.replace("\x03\x02", "")

@@ -34,6 +34,11 @@ _limiter = limits.strategies.MovingWindowRateLimiter(limits.storage.MemoryStorag
 Text = Annotated[str, Form()]
 
 
+def sign_in_allowed(request: Request) -> bool:
+    """Count a sign-in attempt from this client's address: False past LOGIN_RATE."""
+    return bool(_limiter.hit(LOGIN_RATE, database_of(request).url, client_address(request)))
+
+
 def _user(request: Request) -> User:
     user = current_user(request)
     if user is None:
@@ -79,7 +84,7 @@ def login_page(request: Request, next: str = "/") -> Response:
 def login(request: Request, email: Text, password: Text, csrf_token: Text = "",
           next: Text = "/") -> Response:  # fmt: skip
     check_csrf(request, csrf_token)
-    if not _limiter.hit(LOGIN_RATE, database_of(request).url, client_address(request)):
+    if not sign_in_allowed(request):
         return _form(request, "login", 429, error="too many sign-in attempts: wait a minute",
                      email=email, next=local_path(next))  # fmt: skip
     try:

@@ -25,7 +25,7 @@ from tidings.ingest.sources import (
     update_source_settings,
 )
 from tidings.search import SearchFilters, search_articles
-from tidings.web.deps import database_of, settings_of
+from tidings.web.deps import database_of, semantic_index, settings_of
 from tidings.web.schemas import (
     ArticleOut,
     ArticlePage,
@@ -157,7 +157,7 @@ def refresh_source_api(request: Request, source_id: int) -> dict[str, Any]:
 @router.delete("/sources/{source_id}", status_code=204, responses=ERRORS)
 def delete_source_api(request: Request, source_id: int) -> Response:
     """Stop following a source and remove its articles (saved ones too: they were its)."""
-    remove_source(database_of(request), source_id)
+    remove_source(database_of(request), source_id, settings_of(request))
     return Response(status_code=204)
 
 
@@ -194,23 +194,52 @@ async def post_opml(request: Request) -> dict[str, Any]:
 @router.get("/search", response_model=SearchResults, responses=ERRORS)
 def search(
     request: Request,
-    q: Annotated[str, Query(max_length=300, description='Words; "quoted phrases" match exactly')],
+    q: Annotated[
+        str,
+        Query(
+            max_length=300,
+            description='Words; "quoted phrases" match exactly; #hashtag keeps tagged articles',
+        ),
+    ],
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: str | None = None,
     source_id: int | None = None,
     language: str | None = None,
+    tag: Annotated[str | None, Query(description="a hashtag, without #")] = None,
     since: datetime | None = None,
     until: datetime | None = None,
     sort: Annotated[str, Query(pattern="^(relevance|time)$")] = "relevance",
+    mode: Annotated[
+        str,
+        Query(
+            pattern="^(hybrid|keyword|semantic)$",
+            description="hybrid: words and meaning fused by reciprocal rank",
+        ),
+    ] = "hybrid",
 ) -> SearchResults:
-    """Full-text search over titles, text and publishers, best match first (or newest)."""
+    """Search titles, text, publishers and hashtags (and, in hybrid or semantic mode, the
+    meaning of the articles), best match first or newest first."""
     offset = _offset(cursor)
-    filters = SearchFilters(source_id, language, _aware(since), _aware(until), sort)
+    filters = SearchFilters(
+        source_id,
+        language,
+        _aware(since),
+        _aware(until),
+        sort,
+        tag.lstrip("#") if tag else None,
+        mode,
+    )
     with database_of(request).session() as session:
-        page = search_articles(session, q, filters, limit=limit, offset=offset)
+        page = search_articles(
+            session, q, filters, limit=limit, offset=offset, semantic=semantic_index(request)
+        )
         return SearchResults(
             items=[
-                SearchHit(**ArticleOut.of(hit.article).model_dump(), snippet=hit.snippet)
+                SearchHit(
+                    **ArticleOut.of(hit.article).model_dump(),
+                    snippet=hit.snippet,
+                    matched=hit.matched,
+                )
                 for hit in page.hits
             ],
             next_cursor=str(page.next_offset) if page.next_offset is not None else None,

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DataError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -32,10 +35,12 @@ from tidings.web import (
     api_stories,
     comment_pages,
     feeds_out,
+    greader,
     media,
     pages,
     reader_pages,
     story_pages,
+    websub,
 )
 from tidings.web.auth import (
     CSRFError,
@@ -103,10 +108,13 @@ def create_app(
     app.include_router(media.router)
     app.include_router(reader_pages.router)
     app.include_router(feeds_out.router)
+    app.include_router(greader.router, include_in_schema=False)
     app.include_router(pages.router)
     app.include_router(story_pages.router)
+    app.include_router(websub.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _install_error_handlers(app)
+    _api_schema_only(app)
 
     @app.middleware("http")
     async def headers(
@@ -145,7 +153,8 @@ def create_app(
     return app
 
 
-OPEN_IN_PRIVATE_MODE = ("/login", "/signup", "/reset/", "/static/", "/healthz", "/logout")
+OPEN_IN_PRIVATE_MODE = ("/login", "/signup", "/reset/", "/static/", "/healthz", "/logout",
+                        "/websub/", "/api/greader/accounts/ClientLogin")  # fmt: skip
 
 
 def _private_and_signed_out(request: Request) -> bool:
@@ -192,6 +201,22 @@ ERROR_STATUS: tuple[tuple[type[TidingsError], int], ...] = (
 )
 
 
+def _api_schema_only(app: FastAPI) -> None:
+    """The OpenAPI schema describes the JSON API under /api/v1, not the HTML pages and forms
+    (some of which share a router with their API twins)."""
+
+    def schema() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            full = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            full["paths"] = {
+                path: item for path, item in full["paths"].items() if path.startswith("/api/v1/")
+            }
+            app.openapi_schema = full
+        return app.openapi_schema
+
+    app.openapi = schema  # type: ignore[method-assign]
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     for error_type, status in ERROR_STATUS:
 
@@ -199,6 +224,16 @@ def _install_error_handlers(app: FastAPI) -> None:
             return _respond(request, status, api.TITLES.get(status, "Error"), str(error))
 
         app.add_exception_handler(error_type, handler)
+
+    async def out_of_range(request: Request, error: Exception) -> Response:
+        # An id or number past what the database stores (SQLite: 64 bits, PostgreSQL
+        # integer: 32): no such thing can exist, so say so instead of failing.
+        detail = "a number in the request is out of range"
+        status = 404 if request.method == "GET" else 400
+        return _respond(request, status, api.TITLES[status], detail)
+
+    app.add_exception_handler(OverflowError, out_of_range)
+    app.add_exception_handler(DataError, out_of_range)
 
     @app.exception_handler(SignInRequired)
     async def sign_in(request: Request, error: SignInRequired) -> Response:

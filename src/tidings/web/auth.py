@@ -12,17 +12,25 @@ import secrets
 from urllib.parse import quote, urlsplit
 
 from fastapi import Request
+from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
+from tidings.accounts.client_login import client_login_user
 from tidings.accounts.service import admin_exists, session_user
-from tidings.accounts.tokens import token_user
+from tidings.accounts.tokens import PREFIX, token_user
 from tidings.db.models import User
 from tidings.errors import TidingsError
-from tidings.web.deps import database_of
+from tidings.web.deps import database_of, settings_of
 
 SESSION_COOKIE = "tidings_session"
 CSRF_COOKIE = "tidings_csrf"
 CSRF_FIELD = "csrf_token"
+GOOGLE_READER_PATH = "/api/greader/"
+# POSTs that only read: a read-only token may make them.
+READ_POSTS = (
+    "/api/greader/accounts/ClientLogin",
+    "/api/greader/reader/api/0/stream/items/contents",
+)
 
 
 class CSRFError(TidingsError):
@@ -42,19 +50,37 @@ def login_redirect(next_path: str) -> RedirectResponse:
     return RedirectResponse(f"/login?next={quote(next_path)}", status_code=303)
 
 
-def _bearer(request: Request) -> str | None:
+def api_credential(request: Request) -> str | None:
+    """The secret an API request carries: `Authorization: Bearer tdg_…`, or on the Google
+    Reader API `Authorization: GoogleLogin auth=…` (an API token or a ClientLogin credential)."""
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
-    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+    if scheme.lower() == "bearer":
+        return value.strip() or None
+    if scheme.lower() == "googlelogin" and request.url.path.startswith(GOOGLE_READER_PATH):
+        name, _, secret = value.partition("=")
+        return (secret.strip() or None) if name.strip().lower() == "auth" else None
+    return None
+
+
+def _credential_user(
+    request: Request, session: Session, secret: str
+) -> tuple[User, frozenset[str] | None] | None:
+    """Whose credential this is and its scopes (None: a ClientLogin one, which may do what
+    the reader's role may, like a browser session)."""
+    if secret.startswith(PREFIX) or not request.url.path.startswith(GOOGLE_READER_PATH):
+        return token_user(session, secret)
+    user = client_login_user(session, secret, settings_of(request).secret_key)
+    return (user, None) if user is not None else None
 
 
 def current_user(request: Request) -> User | None:
-    """The signed-in user (session cookie) or the owner of the API token, looked up once."""
+    """The signed-in user (session cookie) or the owner of the API credential, looked up once."""
     if not hasattr(request.state, "user"):
-        secret = _bearer(request)
+        secret = api_credential(request)
         with database_of(request).session() as session:
             if secret is not None:
-                found = token_user(session, secret)
+                found = _credential_user(request, session, secret)
                 request.state.user, request.state.scopes = found or (None, frozenset())
                 request.state.bad_token = found is None
             else:
@@ -66,13 +92,16 @@ def current_user(request: Request) -> User | None:
 
 def token_refusal(request: Request) -> tuple[int, str] | None:
     """Why an API request's token may not do this (status, detail), if it may not."""
-    if _bearer(request) is None:
+    if api_credential(request) is None:
         return None
     current_user(request)
+    if request.state.bad_token and request.url.path.startswith(GOOGLE_READER_PATH):
+        return 401, "unknown or expired login: sign in again through accounts/ClientLogin"
     if request.state.bad_token:
         return 401, "unknown or revoked API token"
-    scopes: frozenset[str] = request.state.scopes
-    if request.method not in ("GET", "HEAD", "OPTIONS") and "write" not in scopes:
+    scopes: frozenset[str] | None = request.state.scopes
+    writes = request.method not in ("GET", "HEAD", "OPTIONS") and request.url.path not in READ_POSTS
+    if scopes is not None and writes and "write" not in scopes:
         return 403, "this API token is read-only (scope: read)"
     return None
 
@@ -124,11 +153,15 @@ def needs_admin(request: Request) -> bool:
     readers_own = ("/ai/" in path and not settings_api) or path.startswith("/api/v1/me/")
     api_write = path.startswith("/api/v1/") and method not in ("GET", "HEAD", "OPTIONS")
     guarded = path.startswith("/admin") or settings_api or (api_write and not readers_own)
-    if not guarded:
-        return False
+    return guarded and not acts_as_admin(request)
+
+
+def acts_as_admin(request: Request) -> bool:
+    """Whether this request may do what admins do: an admin's session or admin-scoped token,
+    or anyone while no admin exists yet."""
     user = current_user(request)
     scopes: frozenset[str] | None = request.state.scopes
     if user is not None and user.role == "admin" and (scopes is None or "admin" in scopes):
-        return False
+        return True
     with database_of(request).session() as session:
-        return admin_exists(session)
+        return not admin_exists(session)

@@ -8,6 +8,8 @@ from fastapi import Request
 
 from tidings.config import Settings
 from tidings.db.session import Database
+from tidings.enrich.service import enricher_for
+from tidings.search import SemanticIndex
 
 
 def database_of(request: Request) -> Database:
@@ -16,6 +18,11 @@ def database_of(request: Request) -> Database:
 
 def settings_of(request: Request) -> Settings:
     return cast(Settings, request.app.state.settings)
+
+
+def semantic_index(request: Request) -> SemanticIndex:
+    """Search by meaning over the enrichment's vectors (empty until they are loaded)."""
+    return enricher_for(database_of(request), settings_of(request))
 
 
 def client_address(request: Request) -> str:

@@ -21,6 +21,7 @@ from tidings.errors import NotFoundError
 from tidings.readers import service as readers
 from tidings.search import SearchFilters, search_articles
 from tidings.web.deps import database_of, settings_of
+from tidings.web.websub import advertise_hub, feed_self_url, hub_link_header
 
 FEED_SIZE = 50
 _TYPES = {
@@ -39,13 +40,14 @@ def _html(article: Article) -> str:
 
 
 def _xml_feed(
-    kind: str, title: str, page_url: str, self_url: str, articles: list[Article]
+    kind: str, title: str, page_url: str, self_url: str, articles: list[Article], hub: str | None
 ) -> bytes:
     generator = FeedGenerator()
     generator.id(self_url)
     generator.title(title)
     generator.description(f"{title}, from Tidings")
     generator.link(href=self_url, rel="self")
+    advertise_hub(generator, hub)
     generator.link(href=page_url, rel="alternate")  # last: RSS takes its <link> from it
     generator.generator("Tidings", version=__version__)
     for article in reversed(articles):  # feedgen prepends: reversed keeps newest first
@@ -69,7 +71,9 @@ def _xml_feed(
     return document
 
 
-def _json_feed(title: str, page_url: str, self_url: str, articles: list[Article]) -> bytes:
+def _json_feed(
+    title: str, page_url: str, self_url: str, articles: list[Article], hub: str | None
+) -> bytes:
     items: list[dict[str, Any]] = []
     for article in articles:
         item: dict[str, Any] = {
@@ -101,6 +105,8 @@ def _json_feed(title: str, page_url: str, self_url: str, articles: list[Article]
         "feed_url": self_url,
         "items": items,
     }
+    if hub:
+        document["hubs"] = [{"type": "WebSub", "url": hub}]
     return json.dumps(document, ensure_ascii=False, indent=1).encode()
 
 
@@ -108,12 +114,15 @@ def _respond(
     request: Request, kind: str, title: str, page_path: str, articles: list[Article]
 ) -> Response:
     base = str(request.base_url).rstrip("/")
-    self_url, page_url = str(request.url), base + page_path
+    self_url, page_url = feed_self_url(request), base + page_path
+    private = request.url.path.startswith("/feeds/for-you/")  # its URL must not reach a hub
+    hub = None if private else settings_of(request).websub_hub
     if kind == "json":
-        body = _json_feed(title, page_url, self_url, articles)
+        body = _json_feed(title, page_url, self_url, articles, hub)
     else:
-        body = _xml_feed(kind, title, page_url, self_url, articles)
-    return Response(body, media_type=_TYPES[kind], headers={"Cache-Control": "public, max-age=300"})
+        body = _xml_feed(kind, title, page_url, self_url, articles, hub)
+    headers = {"Cache-Control": "public, max-age=300", **hub_link_header(hub, self_url)}
+    return Response(body, media_type=_TYPES[kind], headers=headers)
 
 
 def _check_format(kind: str) -> None:
@@ -163,11 +172,12 @@ def story_feed(request: Request, story_id: int, kind: str) -> Response:
 
 
 @router.get("/search.{kind}", include_in_schema=False)
-def search_feed(request: Request, kind: str, q: str) -> Response:
+def search_feed(request: Request, kind: str, q: str, tag: str | None = None) -> Response:
     """A saved search as a feed: the newest matches first."""
     _check_format(kind)
+    filters = SearchFilters(sort="time", tag=tag.lstrip("#") if tag else None)
     with database_of(request).session() as session:
-        results = search_articles(session, q, SearchFilters(sort="time"), limit=FEED_SIZE)
+        results = search_articles(session, q, filters, limit=FEED_SIZE)
         articles = [hit.article for hit in results.hits]
         return _respond(request, kind, f"“{q}” — Tidings search", f"/search?q={quote(q)}", articles)
 

@@ -33,10 +33,12 @@ from tidings.ingest.sources import (
     set_extraction_rules,
     update_source_settings,
 )
+from tidings.ingest.websub import subscription_of
 from tidings.readers import service as readers
+from tidings.search import MODES as SEARCH_MODES
 from tidings.search import SearchFilters, search_articles
 from tidings.web.auth import CSRF_FIELD, CSRFError, check_csrf, csrf_token, current_user
-from tidings.web.deps import database_of, settings_of
+from tidings.web.deps import database_of, semantic_index, settings_of
 from tidings.web.media import media_url
 from tidings.web.timefmt import exact_time, relative_time
 
@@ -259,6 +261,7 @@ def admin_source(
                 "rules": rules_of(source),
                 "fetches": repository.last_fetches(session, source_id),
                 "article_count": repository.count_articles(session, source_id),
+                "websub": subscription_of(database_of(request), source_id),
                 "message": message,
                 "error": error,
             },
@@ -363,10 +366,20 @@ def search_page(
     q: str = "",
     source: str = "",
     language: str = "",
+    tag: str = "",
     sort: str = "relevance",
+    mode: str = "hybrid",
     cursor: str = "",
 ) -> Response:
-    context: dict[str, object] = {"q": q, "source": source, "language": language, "sort": sort}
+    mode = mode if mode in SEARCH_MODES else "hybrid"
+    context: dict[str, object] = {
+        "q": q,
+        "source": source,
+        "language": language,
+        "tag": tag.lstrip("#"),
+        "sort": sort,
+        "mode": mode,
+    }
     with database_of(request).session() as session:
         context["sources"] = [row.source for row in repository.list_sources(session)]
         if q.strip():
@@ -375,10 +388,17 @@ def search_page(
                     source_id=int(source) if source.isdigit() else None,
                     language=language or None,
                     sort="time" if sort == "time" else "relevance",
+                    tag=tag.lstrip("#") or None,
+                    mode=mode,
                 )
                 offset = int(cursor) if cursor.isdigit() else 0
                 context["page"] = search_articles(
-                    session, q, filters, limit=PAGE_SIZE, offset=offset
+                    session,
+                    q,
+                    filters,
+                    limit=PAGE_SIZE,
+                    offset=offset,
+                    semantic=semantic_index(request),
                 )
             except InvalidInputError as error:
                 context["error"] = str(error)

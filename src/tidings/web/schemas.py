@@ -120,6 +120,7 @@ class ArticleList(BaseModel):
 
 class SearchHit(ArticleOut):
     snippet: str  # HTML: the matched passage, escaped, with <mark> around the query words
+    matched: str = "words"  # "words", "meaning" (semantic search only) or "both"
 
 
 class SearchResults(BaseModel):
