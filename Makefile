@@ -5,18 +5,20 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run serve test test-fast lint typecheck format system-deps bench bench-ingest bench-extract bench-enrich bench-ai bench-search clean help
+.PHONY: run serve test test-fast test-postgres lint typecheck format system-deps bench bench-ingest bench-extract bench-enrich bench-ai bench-search soak clean help
 
 help:
 	@echo "make run        install into .venv and start the demo at http://$(HOST):$(PORT)"
 	@echo "make test       install dev tools and run ruff, mypy --strict and the whole test suite"
 	@echo "make test-fast  the unit and integration tests without the browser, stop at first failure"
+	@echo "make test-postgres  the PostgreSQL pass alone: every test that reaches a database, on PostgreSQL"
 	@echo "make bench      the ingest benchmark (figures go to docs/benchmarks.md by hand)"
 	@echo "make bench-ingest   a 1,000-item local feed, feed-only and with every page fetched"
 	@echo "make bench-extract  Tidings vs trafilatura, readability-lxml, newspaper4k on 181 news pages"
 	@echo "make bench-enrich   stories on ECB+, hashtags on Wikinews-fr, embeddings, enrichment speed"
 	@echo "make bench-ai       AI features: latency per provider, citation validity, ROUGE vs Lead-3"
 	@echo "make bench-search   search p50/p99 on the demo and 100k articles, SQLite and PostgreSQL"
+	@echo "make soak       3 minutes of wrk load on 127.0.0.1 while the scheduler refreshes the demo"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,19 +39,22 @@ run: $(VENV)/.installed
 serve: $(VENV)/.installed
 	$(BIN)/tidings serve --host $(HOST) --port $(PORT)
 
-# System packages the tests need: Debian's Chromium for the browser tests, newsboat as a
-# real Google Reader API client (tests/test_greader_newsboat.py).
+# System packages the tests need (Debian): Chromium for the browser tests, newsboat as a real
+# Google Reader API client (tests/test_greader_newsboat.py), wrk for `make soak`.
+SYSTEM_PACKAGES := chromium newsboat wrk
 system-deps:
-	@if ! command -v chromium >/dev/null 2>&1; then \
-		if [ "$$(id -u)" != 0 ]; then echo "Chromium is missing: run 'sudo apt-get install -y chromium'" >&2; exit 1; fi; \
-		echo "Installing Chromium (apt-get) for the browser tests"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	@missing=""; for package in $(SYSTEM_PACKAGES); do \
+		command -v $$package >/dev/null 2>&1 || missing="$$missing $$package"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "Missing:$$missing (run: sudo apt-get install -y$$missing)" >&2; exit 1; fi; \
+		echo "Installing$$missing (apt-get) for the tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
-	@if ! command -v newsboat >/dev/null 2>&1; then \
-		if [ "$$(id -u)" != 0 ]; then echo "newsboat is missing: run 'sudo apt-get install -y newsboat'" >&2; exit 1; fi; \
-		echo "Installing newsboat (apt-get) for the Google Reader API tests"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq newsboat >/dev/null; \
-	fi
+
+# axe-core (npm registry) for the accessibility checks of the browser tests (tests/test_journey.py).
+AXE := .cache/axe/node_modules/axe-core/axe.min.js
+$(AXE):
+	npm install --silent --no-audit --no-fund --prefix .cache/axe axe-core@4.14.1
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests bench
@@ -62,11 +67,23 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
-test: $(VENV)/.installed-dev system-deps lint typecheck
+# The whole suite on SQLite, then every test that reaches a database again on the PostgreSQL
+# at TIDINGS_TEST_POSTGRES (default 127.0.0.1:5432, database `test`; each test gets a database of
+# its own, dropped after). Without PostgreSQL the second pass skips, saying why; under CI=true
+# it fails.
+test: $(VENV)/.installed-dev system-deps $(AXE) lint typecheck
 	$(BIN)/pytest -W error
+	$(MAKE) --no-print-directory test-postgres
 
 test-fast: $(VENV)/.installed-dev
-	$(BIN)/pytest -W error -x -q --ignore=tests/test_browser.py
+	$(BIN)/pytest -W error -x -q --ignore=tests/test_browser.py --ignore=tests/test_journey.py
+
+# Left out of the PostgreSQL pass: the browser tests (they drive the same routes as
+# tests/test_web.py and friends, which do run on PostgreSQL) and the real-model test (it
+# exercises the model server, not the database).
+test-postgres: $(VENV)/.installed-dev
+	TIDINGS_TEST_DATABASE=postgresql $(BIN)/pytest -W error --ignore=tests/test_browser.py \
+		--ignore=tests/test_journey.py --ignore=tests/test_ai_model.py
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/demo_refresh.py
@@ -100,3 +117,8 @@ clean:
 # 127.0.0.1:5432 (a schema of its own, dropped after).
 bench-search: $(VENV)/.installed-dev
 	$(BIN)/python bench/search.py
+
+# Soak (docs/reliability.md): wrk on one core against `tidings demo` on the other while the
+# scheduler refreshes every 10-20 s; fails on any error response, lock error or memory growth.
+soak: $(VENV)/.installed-dev system-deps
+	$(BIN)/python bench/soak.py --seconds 180

@@ -411,9 +411,9 @@ def test_cli_summarize_and_ask_a_single_page(tmp_path: Path) -> None:
 
 
 def test_cli_configures_and_tests_the_provider(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    empty_database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("TIDINGS_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("TIDINGS_DATABASE_URL", empty_database_url)
     runner = CliRunner()
     url = f"http://127.0.0.1:{_closed_port()}/v1"
     shown = runner.invoke(

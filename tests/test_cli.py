@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DATA
+from tidings.db.migrate import current_revision
+from tidings.db.session import Database
 from tidings.demo.corpus import load_corpus
 from tidings.demo.server import PublisherServer
 from tidings.demo.site import article_path, feed_path
@@ -32,18 +34,20 @@ CONTRACT_FIELDS = {
 }
 
 
-def tidings_env(db: Path | None = None) -> dict[str, str]:
-    """The environment of a `tidings` process in a test: none of the developer's settings."""
+def tidings_env(db: Path | str | None = None) -> dict[str, str]:
+    """The environment of a `tidings` process in a test: none of the developer's settings.
+
+    `db` is a SQLite file's path or any database URL."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("TIDINGS_")}
     env["TIDINGS_ALLOW_PRIVATE_HOSTS"] = "127.0.0.1"
     env["TIDINGS_FETCH_PER_HOST_DELAY_S"] = "0"  # every test publisher is on 127.0.0.1
     env["COLUMNS"] = "200"
     if db is not None:
-        env["TIDINGS_DATABASE_URL"] = f"sqlite:///{db}"
+        env["TIDINGS_DATABASE_URL"] = db if isinstance(db, str) else f"sqlite:///{db}"
     return env
 
 
-def tidings(*args: str, db: Path | None = None) -> subprocess.CompletedProcess[str]:
+def tidings(*args: str, db: Path | str | None = None) -> subprocess.CompletedProcess[str]:
     env = tidings_env(db)
     return subprocess.run(
         [sys.executable, "-m", "tidings", *args],
@@ -131,8 +135,8 @@ def test_usage_errors_exit_2() -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_add_refresh_and_sources(tmp_path: Path, publishers: PublisherServer) -> None:
-    db = tmp_path / "cli.db"
+def test_add_refresh_and_sources(empty_database_url: str, publishers: PublisherServer) -> None:
+    db = empty_database_url
     corpus = load_corpus()
     herald = corpus.publisher("harbour-herald")
     broken = corpus.publisher("static-gazette")
@@ -159,15 +163,23 @@ def test_add_refresh_and_sources(tmp_path: Path, publishers: PublisherServer) ->
     assert str(len(corpus.articles_of("harbour-herald"))) in listing.stdout
 
 
-def test_db_upgrade(tmp_path: Path) -> None:
-    result = tidings("db", "upgrade", db=tmp_path / "fresh.db")
+def test_db_upgrade(empty_database_url: str) -> None:
+    result = tidings("db", "upgrade", db=empty_database_url)
     assert result.returncode == 0, result.stderr
     assert "Database at revision" in result.stdout
-    assert (tmp_path / "fresh.db").exists()
+    database = Database(empty_database_url)
+    assert f"Database at revision {current_revision(database)}" in result.stdout
+    database.dispose()
 
 
+@pytest.mark.sqlite_only(reason="a SQLite file in a folder that does not exist")
 def test_unwritable_database_is_a_clear_error(tmp_path: Path) -> None:
     result = tidings("sources", db=tmp_path / "no" / "such" / "dir" / "x.db")
+    assert_one_line_error(result, "database")
+
+
+def test_unreachable_postgresql_is_a_clear_error() -> None:
+    result = tidings("sources", db="postgresql+psycopg://nobody@127.0.0.1:9/tidings")
     assert_one_line_error(result, "database")
 
 

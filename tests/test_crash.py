@@ -34,7 +34,7 @@ def snapshot(database: Database) -> dict[str, str]:
     return {row.url: row.content_hash for row in rows}
 
 
-def tidings_process(db: Path, *args: str) -> subprocess.Popen[bytes]:
+def tidings_process(db: str, *args: str) -> subprocess.Popen[bytes]:
     env = tidings_env(db) | {"TIDINGS_FETCH_CONCURRENCY": "2"}
     return subprocess.Popen(
         [sys.executable, "-m", "tidings", *args],
@@ -46,7 +46,7 @@ def tidings_process(db: Path, *args: str) -> subprocess.Popen[bytes]:
 
 
 def test_kill_9_during_a_refresh_loses_and_doubles_nothing(
-    tmp_path: Path, publishers: PublisherServer
+    empty_database_url: str, publishers: PublisherServer
 ) -> None:
     corpus = load_corpus()
     publisher = corpus.publisher("gangwan-daily")
@@ -56,8 +56,8 @@ def test_kill_9_during_a_refresh_loses_and_doubles_nothing(
         page = publishers.site.respond(path)
         page.delay_s = 0.15
         publishers.site.overrides[path] = page
-    db = tmp_path / "crash.db"
-    database = Database(f"sqlite:///{db}")
+    db = empty_database_url
+    database = Database(db)
     upgrade(database)
     register_source(database, publishers.url(feed_path(publisher)))
     process = tidings_process(db, "refresh")
@@ -82,9 +82,9 @@ def test_kill_9_during_a_refresh_loses_and_doubles_nothing(
     database.dispose()
 
 
-def test_kill_9_during_migrations_keeps_the_data(tmp_path: Path) -> None:
-    db = tmp_path / "migrate.db"
-    database = Database(f"sqlite:///{db}")
+def test_kill_9_during_migrations_keeps_the_data(empty_database_url: str) -> None:
+    db = empty_database_url
+    database = Database(db)
     upgrade(database, "0001")
     with database.engine.begin() as connection:
         connection.execute(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 from collections import Counter
-from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -42,11 +41,9 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_demo_setup_is_idempotent_and_keeps_its_times(database: Database, db_path: Path) -> None:
+def test_demo_setup_is_idempotent_and_keeps_its_times(database: Database) -> None:
     # The demo's slow and oversized pages fail fast, as in `tidings demo`.
-    settings = make_settings(
-        f"sqlite:///{db_path}", fetch_total_timeout_s=2.0, fetch_max_bytes=2**21
-    )
+    settings = make_settings(database.url, fetch_total_timeout_s=2.0, fetch_max_bytes=2**21)
     port = free_port()
     first = start_demo(database, settings, publisher_port=port)
     try:

@@ -121,6 +121,14 @@ def test_conditional_get_skips_unchanged_feeds(
             "cannot decompress",
         ),
         (Response(200, "application/rss+xml", b"<rss/>" * 200, drip_s=0.05), "took longer than"),
+        (Response(200, "application/rss+xml", b"<rss/>", delay_s=60), "timed out fetching"),
+        # A Content-Length longer than the body: the rest never comes.
+        (
+            Response(200, "application/rss+xml", b"<rss><channel>", declared_length=90_000),
+            "timed out",
+        ),
+        # Shorter than the body: what it declares is all that is read.
+        (Response(200, "application/rss+xml", b"<rss/>" * 50, declared_length=10), "not a valid"),
         (Response(301, "text/plain", b"", (("Location", "/loop"),)), "redirect loop"),
         (
             Response(302, "text/plain", b"", (("Location", "http://169.254.169.254/"),)),

@@ -114,3 +114,30 @@ def test_bad_feeds_raise_a_clear_error(name: str, content_type: str, message: st
     with pytest.raises(FeedParseError, match=message) as caught:
         parse_feed((FEEDS / name).read_bytes(), f"https://bad.example/{name}", content_type)
     assert f"https://bad.example/{name}" in str(caught.value)
+
+
+RSS_ITEM = '<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><link>http://x/</link><item><title>{}</title><link>http://x/a</link></item></channel></rss>'
+ATOM_ENTRY = '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>T</title><id>t</id><updated>2026-01-01T00:00:00Z</updated><entry><title type="{}">{}</title><link href="http://x/a"/><id>a</id><updated>2026-01-01T00:00:00Z</updated></entry></feed>'
+
+
+@pytest.mark.parametrize(
+    ("document", "title"),
+    [
+        (RSS_ITEM.format("&lt;b&gt;Bold&lt;/b&gt; move &amp;amp; more"), "Bold move & more"),
+        (RSS_ITEM.format("Plan &lt;script&gt;alert(1)&lt;/script&gt;B"), "Plan B"),
+        (RSS_ITEM.format("<![CDATA[<i>Italic</i> & more]]>"), "Italic & more"),
+        (RSS_ITEM.format("Why 3 &lt; 5 matters"), "Why 3 < 5 matters"),
+        (RSS_ITEM.format("AT&amp;T profits"), "AT&T profits"),
+        (ATOM_ENTRY.format("html", "&lt;em&gt;Emph&lt;/em&gt; &amp;amp; co"), "Emph & co"),
+        (
+            ATOM_ENTRY.format(
+                "xhtml", '<div xmlns="http://www.w3.org/1999/xhtml"><b>X</b>ML</div>'
+            ),
+            "XML",
+        ),
+        (ATOM_ENTRY.format("text", "Fish &amp; chips"), "Fish & chips"),
+    ],
+)
+def test_html_in_titles_becomes_plain_text(document: str, title: str) -> None:
+    [entry] = parse_feed(document.encode(), "http://x/feed").entries
+    assert entry.title == title

@@ -122,3 +122,113 @@ def test_html_to_text_is_plain(fragment: str) -> None:
     text = html_to_text(fragment)
     assert "\n\n\n" not in text
     assert text == text.strip()
+
+
+QUERYISH = st.lists(
+    st.sampled_from([*"abc XYZ 海港\"#*:()&|!<->'-^+_.,;\\\té", " NEAR ", " OR ", "title:"]),
+    max_size=30,
+).map("".join)
+
+
+@FUZZ
+@given(query=QUERYISH)
+def test_search_queries_are_never_interpreted(query: str) -> None:
+    """Whatever a reader types, either a clear error or a query whose every term is quoted:
+    no FTS5 or tsquery operator, column filter or unbalanced quote gets through."""
+    import re
+
+    from tidings.errors import InvalidInputError
+    from tidings.search.query import fts5_match, parse_query, tsquery
+
+    try:
+        parsed = parse_query(query)
+    except InvalidInputError:
+        return
+    if not parsed.terms:
+        assert parsed.hashtags
+        return
+    match = fts5_match(parsed)
+    # "word word" terms separated by spaces, the last one maybe a prefix: nothing else.
+    assert re.fullmatch(r'"\w+( \w+)*"( "\w+( \w+)*")*\*?', match), match
+    ts = tsquery(parsed)
+    assert re.fullmatch(r"\('\w+'( <-> '\w+')*(:\*)?\)( & \('\w+'( <-> '\w+')*(:\*)?\))*", ts), ts
+
+
+@FUZZ
+@given(
+    text=st.text(
+        alphabet=st.sampled_from(list("Ferry fares rise 渡輪加價 .,\n\x02<>&")), max_size=400
+    ),
+    query=st.sampled_from(["ferry", "fares rise", '"fare rise"', "渡輪", "fer", "加價 ferry"]),
+)
+def test_snippets_keep_the_text_and_mark_only_matches(text: str, query: str) -> None:
+    """A snippet is a piece of the text with marks added: remove the marks and it is found in
+    the text (apart from the ellipses), and every marked piece matches a query word."""
+    from tidings.search.query import parse_query
+    from tidings.search.snippets import MARK_CLOSE, MARK_OPEN, snippet
+
+    passage = snippet(text.replace(MARK_OPEN, " "), parse_query(query), "en")
+    if passage is None:
+        return
+    plain = passage.replace(MARK_OPEN, "").replace(MARK_CLOSE, "").strip("… ")
+    assert plain in text.replace(MARK_OPEN, " ")
+    for marked in passage.split(MARK_OPEN)[1:]:
+        word = marked.split(MARK_CLOSE)[0].lower()
+        assert word
+        assert any(part in word or word in part for part in ("fer", "fare", "rise", "渡輪", "加價"))
+
+
+MARKDOWNISH = st.lists(
+    st.sampled_from(
+        [
+            "<script>alert(1)</script>",
+            "<img src=x onerror=alert(1)>",
+            "[x](javascript:alert(1))",
+            "[x](JaVaScRiPt:alert(1))",
+            "![i](data:text/html;base64,PHNjcmlwdD4=)",
+            '<a href="vbscript:x">v</a>',
+            "<svg onload=alert(1)>",
+            "<iframe src=//evil>",
+            '<div style="background:url(javascript:x)">',
+            "**bold**",
+            "`code`",
+            "> quote",
+            "\n\n",
+            "- item",
+            "<",
+            ">",
+            '"',
+            "&#106;avascript:",
+            "[a]: javascript:alert(1)\n[b][a]",
+            "http://example.org/?q=<x>",
+            "text",
+        ]
+    ),
+    max_size=12,
+).map("".join)
+
+
+@FUZZ
+@given(markdown=MARKDOWNISH)
+def test_rendered_comments_never_carry_anything_executable(markdown: str) -> None:
+    """Whatever is typed, the HTML has only harmless elements, no event handlers or styles,
+    and no link or image address that runs or embeds code (text that merely looks like a
+    tag is escaped, so it is not an element)."""
+    from lxml import html as lxml_html
+
+    from tidings.comments.render import render_comment
+
+    rendered = render_comment(markdown)
+    if not rendered.strip():
+        return
+    root = lxml_html.fragment_fromstring(rendered, create_parent="div")
+    for element in root.iter():
+        assert element.tag in SAFE_TAGS, rendered
+        for name, value in element.attrib.items():
+            assert not name.lower().startswith("on"), rendered
+            assert name.lower() != "style", rendered
+            address = "".join(value.split()).lower()
+            assert not address.startswith(("javascript:", "vbscript:", "data:")), rendered
+
+
+SAFE_TAGS = {"div", "p", "a", "strong", "em", "code", "pre", "blockquote", "ul", "ol", "li", "br"}

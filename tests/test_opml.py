@@ -40,12 +40,12 @@ def test_import_nested_categories_duplicates_and_invalid(database: Database) -> 
     assert again.added == []  # importing twice changes nothing
 
 
-def test_round_trip_loses_nothing(database: Database, tmp_path: Path) -> None:
+def test_round_trip_loses_nothing(database: Database, empty_database_url: str) -> None:
     with OPML.open("rb") as stream:
         import_opml(database, stream)
     exported = export_opml(database)
     before = {(f.xml_url, f.title, f.html_url, f.category) for f in read_opml(io.BytesIO(exported))}
-    other = Database(f"sqlite:///{tmp_path / 'other.db'}")
+    other = Database(empty_database_url)
     from tidings.db.migrate import upgrade
 
     upgrade(other)
@@ -83,8 +83,8 @@ def test_opml_external_entities_are_refused(database: Database) -> None:
         assert list(session.scalars(select(Source.name))) == []
 
 
-def test_cli_import_and_export(tmp_path: Path) -> None:
-    db = tmp_path / "opml.db"
+def test_cli_import_and_export(tmp_path: Path, empty_database_url: str) -> None:
+    db = empty_database_url
     imported = tidings("import-opml", str(OPML), db=db)
     assert imported.returncode == 0, imported.stderr
     assert "3 added, 1 already followed, 2 invalid" in imported.stdout

@@ -100,8 +100,8 @@ def test_the_site_template_is_learned_and_dropped(
         assert learned.template_paragraphs
 
 
-def test_cli_rules(tmp_path, publishers: PublisherServer) -> None:  # type: ignore[no-untyped-def]
-    db = tmp_path / "rules.db"
+def test_cli_rules(empty_database_url: str, publishers: PublisherServer) -> None:
+    db = empty_database_url
     herald = load_corpus().publisher("harbour-herald")
     assert herald is not None
     assert tidings("add", publishers.url(feed_path(herald)), db=db).returncode == 0

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tests.conftest import BACKENDS
 from tidings.db.models import Article, ArticleTag, Source, Tag
 from tidings.db.session import Database
 from tidings.demo.corpus import load_corpus
@@ -22,10 +22,10 @@ from tidings.search.query import parse_query, tsquery
 CORPUS = load_corpus()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def searchable(request: pytest.FixtureRequest) -> Database:
+@pytest.fixture(params=BACKENDS)
+def searchable(request: pytest.FixtureRequest, demo_template: str) -> Database:
     """The ingested demo on each database (PostgreSQL's is shared: tests only read it, or
-    roll back what they change)."""
+    roll back what they change). In the PostgreSQL pass, only PostgreSQL's."""
     name = "demo_database" if request.param == "sqlite" else "pg_demo_database"
     database: Database = request.getfixturevalue(name)
     return database
@@ -303,6 +303,13 @@ def test_search_api_filters_by_tag_and_mode(client: httpx.Client) -> None:
     assert f'name="tag" value="{slug}"' in client.get(f"/tags/{slug}").text  # search within
     page = client.get("/search", params={"q": "Aurelia", "tag": slug, "mode": "keyword"})
     assert "Only articles tagged" in page.text
+    dated = client.get("/search", params={"q": "panda", "since": "2999-01-01"})
+    assert "Nothing found" in dated.text
+    assert 'value="2999-01-01"' in dated.text
+    assert (
+        "must look like 2026-11-26"
+        in client.get("/search", params={"q": "x", "until": "soon"}).text
+    )
     assert 'value="keyword" selected' in page.text
     feed = client.get("/feeds/search.json", params={"q": "Aurelia", "tag": slug})
     assert feed.status_code == 200
@@ -314,7 +321,7 @@ def test_search_api_filters_by_tag_and_mode(client: httpx.Client) -> None:
 def test_search_from_the_command_line(demo_database: Database) -> None:
     from tests.test_cli import assert_one_line_error, tidings
 
-    path = Path(demo_database.url.removeprefix("sqlite:///"))
+    path = demo_database.url
     found = tidings("search", "全線加價", "--json", db=path)
     assert found.returncode == 0, found.stderr
     hits = [json.loads(line) for line in found.stdout.splitlines()]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import httpx
 
 from tests.test_cli import assert_one_line_error, tidings
@@ -13,9 +11,9 @@ from tidings.demo.site import feed_path
 
 
 def test_cli_pause_resume_configure_and_cleanup(
-    tmp_path: Path, publishers: PublisherServer
+    empty_database_url: str, publishers: PublisherServer
 ) -> None:
-    db = tmp_path / "admin.db"
+    db = empty_database_url
     herald = load_corpus().publisher("harbour-herald")
     assert herald is not None
     assert tidings("add", publishers.url(feed_path(herald)), db=db).returncode == 0

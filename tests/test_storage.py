@@ -38,6 +38,7 @@ def test_migrations_build_the_schema_the_models_describe(database: Database) -> 
     }
 
 
+@pytest.mark.sqlite_only(reason="SQLite's own settings (PRAGMA): PostgreSQL has no such switches")
 def test_sqlite_runs_in_wal_mode_with_foreign_keys(database: Database) -> None:
     with database.engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from html import escape
-from pathlib import Path
 from typing import TypeVar
 
 import feedparser
@@ -500,7 +499,7 @@ def test_a_failing_hub_is_recorded_retried_and_polling_goes_on(
 
 
 def test_without_a_public_url_nothing_is_subscribed_and_the_source_says_why(
-    database: Database, settings: Settings, publishers: PublisherServer, db_path: Path
+    database: Database, settings: Settings, publishers: PublisherServer
 ) -> None:
     with WebSubHub() as hub:
         feed = PushedFeed(publishers, hub.url)
@@ -515,12 +514,12 @@ def test_without_a_public_url_nothing_is_subscribed_and_the_source_says_why(
     assert row.state == "off"
     assert row.hub == hub.url
     assert row.last_error == websub.NO_PUBLIC_URL
-    listed = tidings("websub", "list", db=db_path)
+    listed = tidings("websub", "list", db=database.url)
     assert listed.returncode == 0, listed.stderr
     assert "TIDINGS_PUBLIC_URL is not set" in listed.stdout
     assert "The Pushed Post" in listed.stdout
     assert " off " in listed.stdout
-    renew = tidings("websub", "renew", db=db_path)
+    renew = tidings("websub", "renew", db=database.url)
     assert renew.returncode == 1
     assert "TIDINGS_PUBLIC_URL is not set" in renew.stdout
 

@@ -21,7 +21,7 @@ from tidings.cli.common import (
 from tidings.config import Settings, get_settings
 from tidings.db import repository
 from tidings.db.migrate import current_revision, upgrade
-from tidings.db.session import Database
+from tidings.db.session import Database, printable_url
 from tidings.enrich import stories
 from tidings.ingest.pipeline import refresh_all, refresh_source
 from tidings.ingest.sources import add_source
@@ -119,7 +119,7 @@ def demo(
     try:
         console.print(
             f"Demo publishers at {setup.server.base_url} "
-            f"(database {settings.database_url}, demo created {setup.anchor:%Y-%m-%d %H:%M} UTC)"
+            f"(database {printable_url(settings.database_url)}, demo created {setup.anchor:%Y-%m-%d %H:%M} UTC)"
         )
         clock = time.monotonic()
         with refresh_progress() as progress:
@@ -155,7 +155,9 @@ def db_upgrade() -> None:
     settings = get_settings()
     database = Database(settings.database_url)
     upgrade(database)
-    console.print(f"Database at revision {current_revision(database)} ({settings.database_url})")
+    shown = printable_url(settings.database_url)
+    console.print(f"Database at revision {current_revision(database)} ({shown})")
+    database.dispose()
 
 
 @app.command()

@@ -6,6 +6,7 @@ import functools
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, ParamSpec, TypeVar
 
 import typer
@@ -33,13 +34,18 @@ console = Console()
 err_console = Console(stderr=True)
 P = ParamSpec("P")
 R = TypeVar("R")
+# The databases the running command opened, closed when it ends: a command run in-process
+# (CliRunner, a REPL) must not leave connections behind.
+_opened: ContextVar[list[Database] | None] = ContextVar("tidings_cli_databases", default=None)
 
 
 def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Print a TidingsError (or a database error) as one line on stderr and exit 1."""
+    """Print a TidingsError (or a database error) as one line on stderr and exit 1; close the
+    databases the command opened."""
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        opened = _opened.set([])
         try:
             return command(*args, **kwargs)
         except TidingsError as error:
@@ -48,18 +54,29 @@ def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
         except SQLAlchemyError as error:
             original = getattr(error, "orig", None)
             reason = str(original) if original else str(error).splitlines()[0]
-            err_console.print(f"[red]error:[/red] database: {reason}", highlight=False)
+            # PostgreSQL's messages span lines (a hint after the error): keep them on one.
+            reason = " ".join(reason.split())
+            err_console.print(
+                f"[red]error:[/red] database: {reason}", highlight=False, soft_wrap=True
+            )
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             err_console.print("interrupted: what was stored so far is kept", highlight=False)
             raise typer.Exit(130) from None
+        finally:
+            for database in _opened.get() or []:
+                database.dispose()
+            _opened.reset(opened)
 
     return wrapper
 
 
 def database_from_env(settings: Settings | None = None) -> Database:
-    """The configured database, migrated to the latest schema."""
+    """The configured database, migrated to the latest schema; closed when the command ends."""
     database = Database((settings or get_settings()).database_url)
+    opened = _opened.get()
+    if opened is not None:
+        opened.append(database)
     upgrade(database)
     return database
 

@@ -38,6 +38,11 @@ def make_engine(database_url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def printable_url(database_url: str) -> str:
+    """The URL to show a person: a PostgreSQL password becomes ***."""
+    return make_url(database_url).render_as_string(hide_password=True)
+
+
 class Database:
     """Engine plus session factory; every caller gets sessions from here."""
 

@@ -37,6 +37,7 @@ class Response:
     require_auth: tuple[str, str] | None = None  # HTTP basic credentials, else 401
     require_cookie: str | None = None  # a "name=value" the request must carry, else 403
     delay_s: float = 0.0  # seconds before answering at all: a slow server
+    declared_length: int | None = None  # a Content-Length that is not the body's: a liar
 
 
 # Pages and feeds of the demo's deliberately broken publishers and faulty pages.
@@ -241,7 +242,8 @@ def _make_handler(server: PublisherServer) -> type[BaseHTTPRequestHandler]:
                 body = gzip.compress(body)
             self.send_response(response.status)
             self.send_header("Content-Type", response.content_type)
-            self.send_header("Content-Length", str(len(body)))
+            length = len(body) if response.declared_length is None else response.declared_length
+            self.send_header("Content-Length", str(length))
             if gzipped:
                 self.send_header("Content-Encoding", "gzip")
             for name, value in (*response.headers, *validators):

@@ -12,7 +12,9 @@ from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
+import lxml.html
 from dateutil import parser as dateparser
+from lxml import etree
 
 from tidings.errors import FeedParseError
 from tidings.ingest.clean import normalize_space
@@ -171,7 +173,7 @@ def _feedparser_entry(raw: Any, feed_url: str) -> FeedEntry | None:
     return FeedEntry(
         link=link,
         guid=str(raw.get("id") or link),
-        title=_clean(raw.get("title")) or "",
+        title=_title(raw.get("title")) or "",
         summary=raw.get("summary"),
         content_html=content_html or None,
         published_at=published or updated,
@@ -210,7 +212,7 @@ def parse_json_feed(content: bytes, url: str) -> ParsedFeed:
             FeedEntry(
                 link=link,
                 guid=str(item.get("id") or link),
-                title=_clean(item.get("title")) or "",
+                title=_title(item.get("title")) or "",
                 summary=item.get("summary") if isinstance(item.get("summary"), str) else None,
                 content_html=item.get("content_html") or _text_as_html(item.get("content_text")),
                 published_at=_iso_date(item.get("date_published")),
@@ -281,6 +283,22 @@ def _int(value: object) -> int | None:
     except ValueError:
         return None
     return number if number >= 0 else None
+
+
+def _title(value: object) -> str | None:
+    """A headline as plain text. Publishers put markup and entities in titles (<b>, &amp;amp;,
+    even <script>): tags go and their text stays; scripts and styles go entirely."""
+    if not isinstance(value, str):
+        return None
+    if "<" in value or "&" in value:
+        try:
+            root = lxml.html.fragment_fromstring(value, create_parent="div")
+        except (etree.ParserError, ValueError):
+            return _clean(value)
+        for element in root.xpath(".//script|.//style"):
+            element.drop_tree()
+        value = root.text_content()
+    return _clean(value)
 
 
 def _clean(value: object) -> str | None:

@@ -293,9 +293,16 @@ class Fetcher:
         data: dict[str, str | list[str]] | None = None,
     ) -> FetchResult:
         limit = self.settings.fetch_max_bytes
+        # No single wait (connecting, the first byte, the next byte) may outlast what is left
+        # of the total budget: a server that accepts and then says nothing is cut off in time.
+        left = max(0.1, deadline - time.monotonic())
+        timeout = httpx.Timeout(
+            min(self.settings.fetch_read_timeout_s, left),
+            connect=min(self.settings.fetch_connect_timeout_s, left),
+        )
         try:
             with self._client.stream(
-                method, url, headers=headers, auth=auth, data=data
+                method, url, headers=headers, auth=auth, data=data, timeout=timeout
             ) as response:
                 declared = response.headers.get("content-length", "")
                 encoding = response.headers.get("content-encoding", "")

@@ -29,6 +29,9 @@ STATE_PREFIX = "user/-/state/com.google/"
 LABEL_PREFIX = "user/-/label/"
 FEED_PREFIX = "feed/"
 ITEM_PREFIX = "tag:google.com,2005:reader/item/"
+# articles.id is a 32-bit INTEGER on PostgreSQL: a larger item id (16 hex digits allow 2**64)
+# names no article, and binding it would fail the query ("integer out of range").
+MAX_ARTICLE_ID = 2**31 - 1
 READING_LIST = STATE_PREFIX + "reading-list"
 STARRED = STATE_PREFIX + "starred"
 READ = STATE_PREFIX + "read"
@@ -167,7 +170,7 @@ def list_stream(session: Session, user: User, listing: Listing) -> tuple[list[Ar
 
 def articles_by_id(session: Session, article_ids: Iterable[int]) -> list[Article]:
     """These articles in the order asked (each once; unknown ids left out)."""
-    wanted = list(dict.fromkeys(article_ids))
+    wanted = [i for i in dict.fromkeys(article_ids) if 0 < i <= MAX_ARTICLE_ID]
     query = (
         select(Article)
         .options(joinedload(Article.source), selectinload(Article.tags))
@@ -287,6 +290,8 @@ def edit_tags(
         raise InvalidInputError("no items: send one or more i=<item id>")
     read, starred = _wanted(add, remove)
     for article_id in dict.fromkeys(article_ids):
+        if not 0 < article_id <= MAX_ARTICLE_ID:
+            continue  # no such article
         if read is not None:
             readers.mark_read(session, user, article_id, read)
         if starred is not None:

@@ -198,28 +198,26 @@ def folders(session: Session, user: User) -> list[tuple[str, int]]:
 
 def read_ids(session: Session, user: User | None, articles: list[Article]) -> set[int]:
     """Which of these articles the reader has read."""
-    if user is None or not articles:
-        return set()
-    ids = [article.id for article in articles]
-    return set(
-        session.scalars(
-            select(ReadArticle.article_id).where(
-                ReadArticle.user_id == user.id, ReadArticle.article_id.in_(ids)
-            )
-        )
-    )
+    return _marked_ids(session, ReadArticle, user, articles)
 
 
 def saved_ids(session: Session, user: User | None, articles: list[Article]) -> set[int]:
     """Which of these articles the reader has saved."""
+    return _marked_ids(session, SavedArticle, user, articles)
+
+
+def _marked_ids(
+    session: Session,
+    mark: type[ReadArticle] | type[SavedArticle],
+    user: User | None,
+    articles: list[Article],
+) -> set[int]:
     if user is None or not articles:
         return set()
     ids = [article.id for article in articles]
     return set(
         session.scalars(
-            select(SavedArticle.article_id).where(
-                SavedArticle.user_id == user.id, SavedArticle.article_id.in_(ids)
-            )
+            select(mark.article_id).where(mark.user_id == user.id, mark.article_id.in_(ids))
         )
     )
 

@@ -100,11 +100,20 @@ def _postgres_search(
     query = _pg_query(session, parsed, language)
     if query is None:
         return []
+    # The query under every configuration finds candidates; each must also match under its
+    # own language's configuration (or 'simple', as publisher names are indexed): otherwise
+    # a stem made by another language's rules matches words it shouldn't ("panda" is 'pand'
+    # in French, and the prefix 'pand':* would find an English "pandemic").
+    words = tsquery(parsed)
+    own = func.to_tsquery(func.tidings_ts_config(Article.language), words).op("||")(
+        func.to_tsquery(cast("simple", REGCONFIG), words)
+    )
     # Materialised, so PostgreSQL takes the matches from the GIN index first instead of
     # walking the newest articles and testing each one (seconds when nothing matches).
     matched = (
         select(_PG.c.article_id)
-        .where(_PG.c.document.op("@@")(query))
+        .join(Article, Article.id == _PG.c.article_id)
+        .where(_PG.c.document.op("@@")(query), _PG.c.document.op("@@")(own))
         .cte("matched")
         .prefix_with("MATERIALIZED")
     )

@@ -19,26 +19,29 @@ from tidings.search.query import ParsedQuery
 
 MARK_OPEN, MARK_CLOSE = "\x02", "\x03"  # placeholders: snippets are escaped, then marked
 WINDOW_CHARS = 260  # about 40 English words
-_LEAD_CHARS = 50  # shown before the first match in the window
+CJK_WINDOW_CHARS = 110  # as much to read: a CJK character carries about a word
 _MAX_MATCHES = 48  # the densest window among the first of them: common words occur hundreds
 # of times in a long article, and the first few dozen always fill a window
 
 
 def snippet(text: str, parsed: ParsedQuery, language: str | None) -> str | None:
-    """About WINDOW_CHARS of `text` around its densest run of query words, the query words
+    """About WINDOW_CHARS of `text` (CJK_WINDOW_CHARS of Chinese, Japanese or Korean) around
+    its densest run of query words, starting a fifth of that before it, the query words
     between MARK_OPEN and MARK_CLOSE; None when no query word occurs in `text`."""
     spans = _matches(text, parsed, primary_language(language))
     if not spans:
         return None
+    width = CJK_WINDOW_CHARS if has_cjk(text[spans[0][0] : spans[0][1] + 40]) else WINDOW_CHARS
+    lead = width // 5
     # The window that holds the most matches, starting a little before its first one.
     best, best_count, right = 0, 0, 0
     for left, (start, _) in enumerate(spans):
-        while right < len(spans) and spans[right][1] <= start + WINDOW_CHARS:
+        while right < len(spans) and spans[right][1] <= start + width:
             right += 1
         if right - left > best_count:
             best, best_count = left, right - left
-    first = _word_start(text, max(0, spans[best][0] - _LEAD_CHARS))
-    last = _word_end(text, min(len(text), first + WINDOW_CHARS))
+    first = _word_start(text, max(0, spans[best][0] - lead))
+    last = _word_end(text, min(len(text), first + width))
     parts = ["… " if first > 0 else ""]
     position = first
     for start, end in spans:

@@ -73,6 +73,7 @@ def create_app(
 ) -> FastAPI:
     """Build the app; on start-up it upgrades the schema and (optionally) starts polling."""
     settings = settings or get_settings()
+    owns_database = database is None
     database = database or Database(settings.database_url)
     scheduler = Scheduler(database, settings)
     poll = settings.scheduler_enabled if run_scheduler is None else run_scheduler
@@ -87,6 +88,8 @@ def create_app(
             yield
         finally:
             scheduler.stop()
+            if owns_database:
+                database.dispose()
 
     app = FastAPI(
         title="Tidings",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote, urlsplit
@@ -360,6 +361,18 @@ async def admin_import_opml(request: Request, opml: Annotated[UploadFile, File()
     return back_to_admin(message=f"OPML import: {report.summary()}{invalid}")
 
 
+def _day(value: str, name: str, *, end: bool = False) -> datetime | None:
+    """A date from the search form (YYYY-MM-DD, UTC): its start, or with `end` the start of
+    the next day (so "to" includes the day); a clear error for anything else."""
+    if not value:
+        return None
+    try:
+        day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise InvalidInputError(f"the '{name}' date must look like 2026-11-26") from None
+    return day + timedelta(days=1) if end else day
+
+
 @router.get("/search", response_class=HTMLResponse)
 def search_page(
     request: Request,
@@ -367,6 +380,8 @@ def search_page(
     source: str = "",
     language: str = "",
     tag: str = "",
+    since: str = "",
+    until: str = "",
     sort: str = "relevance",
     mode: str = "hybrid",
     cursor: str = "",
@@ -377,6 +392,8 @@ def search_page(
         "source": source,
         "language": language,
         "tag": tag.lstrip("#"),
+        "since": since,
+        "until": until,
         "sort": sort,
         "mode": mode,
     }
@@ -390,6 +407,8 @@ def search_page(
                     sort="time" if sort == "time" else "relevance",
                     tag=tag.lstrip("#") or None,
                     mode=mode,
+                    since=_day(since, "from"),
+                    until=_day(until, "to", end=True),
                 )
                 offset = int(cursor) if cursor.isdigit() else 0
                 context["page"] = search_articles(
