@@ -333,3 +333,14 @@ def test_search_from_the_command_line(demo_database: Database) -> None:
     assert "Nothing found" in tidings("search", "zzzzqqq", db=path).stdout
     assert_one_line_error(tidings("search", "!!!", db=path), "the search has no words in it")
     assert tidings("search", "x", "--mode", "fuzzy", db=path).returncode == 2
+
+
+def test_words_match_under_the_articles_own_language(searchable: Database) -> None:
+    """The query is OR-ed over every language's stemmer to find candidates; an English
+    article must still match by English rules ("panda" is pand:* in French, which would find
+    "pandemic")."""
+    with searchable.session() as session:
+        page = search_articles(session, "panda", SearchFilters(mode="keyword"), limit=100)
+    assert page.hits
+    for hit in page.hits:
+        assert "panda" in (hit.article.title + hit.article.body).lower(), hit.article.title

@@ -9,7 +9,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ARRAY, ColumnElement, Text, cast, column, func, literal_column, select, table
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Text,
+    case,
+    cast,
+    column,
+    func,
+    literal_column,
+    select,
+    table,
+)
 from sqlalchemy.dialects.postgresql import REGCONFIG, TSQUERY, TSVECTOR
 from sqlalchemy.orm import Session
 
@@ -97,54 +108,65 @@ def _postgres_search(
     offset: int,
     language: str | None,
 ) -> list[int]:
-    query = _pg_query(session, parsed, language)
-    if query is None:
+    forms = _pg_forms(session, parsed, language)
+    if not any(forms.values()):
         return []
-    # The query under every configuration finds candidates; each must also match under its
-    # own language's configuration (or 'simple', as publisher names are indexed): otherwise
-    # a stem made by another language's rules matches words it shouldn't ("panda" is 'pand'
-    # in French, and the prefix 'pand':* would find an English "pandemic").
-    words = tsquery(parsed)
-    own = func.to_tsquery(func.tidings_ts_config(Article.language), words).op("||")(
-        func.to_tsquery(cast("simple", REGCONFIG), words)
-    )
+    query = _any_of(*forms.values())
     # Materialised, so PostgreSQL takes the matches from the GIN index first instead of
     # walking the newest articles and testing each one (seconds when nothing matches).
     matched = (
         select(_PG.c.article_id)
-        .join(Article, Article.id == _PG.c.article_id)
-        .where(_PG.c.document.op("@@")(query), _PG.c.document.op("@@")(own))
+        .where(_PG.c.document.op("@@")(query))
         .cte("matched")
         .prefix_with("MATERIALIZED")
+    )
+    # The query under every configuration finds candidates; each must also match under its
+    # own language's configuration (or 'simple', as publisher names are indexed): otherwise
+    # a stem made by another language's rules matches words it shouldn't ("panda" is 'pand'
+    # in French, and the prefix 'pand':* would find an English "pandemic"). Checked on the
+    # window only (it reads each document), with constant queries per configuration.
+    simple = forms.get("simple", "")
+    own = case(
+        {name: _any_of(form, simple) for name, form in forms.items()},
+        value=cast(func.tidings_ts_config(Article.language), Text),
+        else_=_any_of(simple),
     )
     window = select(matched.c.article_id.label("id"))
     if conditions:
         window = window.join(Article, Article.id == matched.c.article_id).where(*conditions)
     recent = window.order_by(matched.c.article_id.desc()).limit(RANK_WINDOW).cte("recent")
-    statement = select(Article.id).join(recent, recent.c.id == Article.id)
+    statement = (
+        select(Article.id)
+        .join(recent, recent.c.id == Article.id)
+        .join(_PG, _PG.c.article_id == Article.id)
+        .where(_PG.c.document.op("@@")(own))
+    )
     order: tuple[Any, ...] = (Article.published_at.desc(), Article.id.desc())
     if sort == "relevance":
-        statement = statement.join(_PG, _PG.c.article_id == Article.id)
         # Normalised by the log of the length (1), as BM25 is on SQLite.
         order = (func.ts_rank(_PG.c.document, query, 1).desc(), Article.id.desc())
     return list(session.scalars(statement.order_by(*order).limit(limit).offset(offset)))
 
 
-def _pg_query(
-    session: Session, parsed: ParsedQuery, language: str | None
-) -> ColumnElement[Any] | None:
-    """The query under every configuration an article may have been indexed with (one when
-    the language is known), OR-ed, as one constant tsquery so the planner can estimate it
-    and the GIN index serve it; None when every word is a stop word."""
+def _pg_forms(session: Session, parsed: ParsedQuery, language: str | None) -> dict[str, str]:
+    """The query as PostgreSQL writes it under each configuration an article may have been
+    indexed with (one when the language is known, and 'simple'); "" where every word is a
+    stop word. One small query, so the searches themselves use constants."""
     if language:
-        configs = [PG_CONFIGS.get(language.split("-")[0].lower(), "simple")]
+        configs = [PG_CONFIGS.get(language.split("-")[0].lower(), "simple"), "simple"]
     else:
         configs = [*sorted(set(PG_CONFIGS.values())), "simple"]
     config: ColumnElement[Any] = column("config")
-    variants = session.scalars(
-        select(func.to_tsquery(config, tsquery(parsed)).cast(Text))
-        .select_from(func.unnest(cast(configs, ARRAY(REGCONFIG))).alias("config"))
-        .distinct()
+    rows = session.execute(
+        select(config.cast(Text), func.to_tsquery(config, tsquery(parsed)).cast(Text)).select_from(
+            func.unnest(cast(sorted(set(configs)), ARRAY(REGCONFIG))).alias("config")
+        )
     )
-    kept = sorted({f"({variant})" for variant in variants if variant})
-    return cast(" | ".join(kept), TSQUERY) if kept else None
+    return {str(name): str(form or "") for name, form in rows}
+
+
+def _any_of(*forms: str) -> ColumnElement[Any]:
+    """One constant tsquery matching any of `forms` (so the planner can estimate it and the
+    GIN index serve it)."""
+    kept = sorted({f"({form})" for form in forms if form})
+    return cast(" | ".join(kept), TSQUERY)
