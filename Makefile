@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run serve test test-fast test-postgres lint typecheck format system-deps bench bench-ingest bench-extract bench-enrich bench-ai bench-search soak clean help
+.PHONY: run serve test test-fast test-postgres lint typecheck format messages system-deps bench bench-ingest bench-ingest-scale bench-extract bench-enrich bench-ai bench-search bench-scale bench-lighthouse screenshots soak clean help
 
 help:
 	@echo "make run        install into .venv and start the demo at http://$(HOST):$(PORT)"
@@ -13,12 +13,17 @@ help:
 	@echo "make test-fast  the unit and integration tests without the browser, stop at first failure"
 	@echo "make test-postgres  the PostgreSQL pass alone: every test that reaches a database, on PostgreSQL"
 	@echo "make bench      the ingest benchmark (figures go to docs/benchmarks.md by hand)"
+	@echo "make messages   extract the interface strings and add new ones to the zh-Hant/zh-Hans catalogs"
 	@echo "make bench-ingest   a 1,000-item local feed, feed-only and with every page fetched"
+	@echo "make bench-ingest-scale  pages/s with 1, 2 and 4 workers (Redis), SQLite and PostgreSQL"
 	@echo "make bench-extract  Tidings vs trafilatura, readability-lxml, newspaper4k on 181 news pages"
 	@echo "make bench-enrich   stories on ECB+, hashtags on Wikinews-fr, embeddings, enrichment speed"
 	@echo "make bench-ai       AI features: latency per provider, citation validity, ROUGE vs Lead-3"
 	@echo "make bench-search   search p50/p99 on the demo and 100k articles, SQLite and PostgreSQL"
-	@echo "make soak       3 minutes of wrk load on 127.0.0.1 while the scheduler refreshes the demo"
+	@echo "make bench-scale    wrk on five pages over 100k and 1M synthetic articles, SQLite and PostgreSQL"
+	@echo "make bench-lighthouse  Lighthouse scores of the front, article, story and search pages"
+	@echo "make screenshots    docs/screenshots/*.png of the demo in headless Chromium"
+	@echo "make soak       wrk load while the scheduler refreshes the demo, then long fuzzing (~15 min)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,11 +45,14 @@ serve: $(VENV)/.installed
 	$(BIN)/tidings serve --host $(HOST) --port $(PORT)
 
 # System packages the tests need (Debian): Chromium for the browser tests, newsboat as a real
-# Google Reader API client (tests/test_greader_newsboat.py), wrk for `make soak`.
+# Google Reader API client (tests/test_greader_newsboat.py), wrk for `make soak`, and a
+# Chinese font so that Chinese pages render as text, not boxes, in Chromium's screenshots.
 SYSTEM_PACKAGES := chromium newsboat wrk
+CJK_FONT := fonts-wqy-microhei
 system-deps:
 	@missing=""; for package in $(SYSTEM_PACKAGES); do \
 		command -v $$package >/dev/null 2>&1 || missing="$$missing $$package"; done; \
+	fc-list :lang=zh 2>/dev/null | grep -q . || missing="$$missing $(CJK_FONT)"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" != 0 ]; then echo "Missing:$$missing (run: sudo apt-get install -y$$missing)" >&2; exit 1; fi; \
 		echo "Installing$$missing (apt-get) for the tests"; \
@@ -55,6 +63,19 @@ system-deps:
 AXE := .cache/axe/node_modules/axe-core/axe.min.js
 $(AXE):
 	npm install --silent --no-audit --no-fund --prefix .cache/axe axe-core@4.14.1
+
+# Lighthouse (npm registry) for `make bench-lighthouse`, run against Debian's Chromium.
+LIGHTHOUSE := .cache/lighthouse/node_modules/.bin/lighthouse
+$(LIGHTHOUSE):
+	npm install --silent --no-audit --no-fund --prefix .cache/lighthouse lighthouse@12.2.3
+
+# Performance, Accessibility, Best Practices and SEO of four pages of the demo (docs/benchmarks.md).
+bench-lighthouse: $(VENV)/.installed-dev system-deps $(LIGHTHOUSE)
+	bench/lighthouse.sh
+
+# The README's screenshots, from the demo in headless Chromium (docs/screenshots/).
+screenshots: $(VENV)/.installed-dev system-deps
+	$(BIN)/python bench/screenshots.py
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests bench
@@ -91,6 +112,9 @@ bench: $(VENV)/.installed-dev
 bench-ingest: $(VENV)/.installed-dev
 	$(BIN)/python bench/ingest.py
 
+bench-ingest-scale: $(VENV)/.installed-dev
+	$(BIN)/python bench/ingest_scale.py
+
 $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	@touch $@ $(VENV)/.installed $(VENV)/.installed-dev
@@ -110,6 +134,16 @@ bench-enrich: $(VENV)/.installed-bench
 bench-ai: $(VENV)/.installed-bench
 	$(BIN)/python bench/ai.py --show 6
 
+# Interface strings (docs/i18n.md): extract them from the templates and the web layer, then
+# add the new ones to each catalog; the .po files are compiled in memory when the app starts.
+LOCALE_DIR := src/tidings/web/locale
+messages: $(VENV)/.installed-dev
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext --no-location --sort-output \
+		--project Tidings --msgid-bugs-address "" -o $(LOCALE_DIR)/messages.pot .
+	for locale in zh_Hant zh_Hans; do \
+		$(BIN)/pybabel update -i $(LOCALE_DIR)/messages.pot -d $(LOCALE_DIR) -l $$locale \
+			--no-fuzzy-matching --ignore-obsolete; done
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache src/*.egg-info
 
@@ -118,7 +152,19 @@ clean:
 bench-search: $(VENV)/.installed-dev
 	$(BIN)/python bench/search.py
 
+# Scale (docs/benchmarks.md): synthetic stores of 100k and 1M articles (built once, kept in
+# /tmp and in PostgreSQL databases tidings_bench_*), served on core 0, wrk on core 1.
+SCALE_SIZES ?= 100000 1000000
+bench-scale: $(VENV)/.installed-dev system-deps
+	@for size in $(SCALE_SIZES); do for db in sqlite postgresql; do \
+		bench/serve.sh $$size $$db || exit 1; done; done
+
 # Soak (docs/reliability.md): wrk on one core against `tidings demo` on the other while the
 # scheduler refreshes every 10-20 s; fails on any error response, lock error or memory growth.
+# Then the long fuzz: the property tests with 20x the examples, and the same checks driven
+# by atheris (coverage-guided libFuzzer) for 60 s per target (bench/fuzz.py).
 soak: $(VENV)/.installed-dev system-deps
 	$(BIN)/python bench/soak.py --seconds 180
+	TIDINGS_FUZZ_EXAMPLES=3000 $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_fuzz.py
+	$(BIN)/pip install -q -e '.[dev,fuzz]'
+	$(BIN)/python bench/fuzz.py --seconds 60

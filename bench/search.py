@@ -31,8 +31,7 @@ from tidings.config import Settings
 from tidings.db.models import Article
 from tidings.db.session import Database
 from tidings.demo.corpus import load_corpus
-from tidings.demo.runner import start_demo
-from tidings.ingest.pipeline import refresh_all
+from tidings.demo.runner import refresh_demo, start_demo
 from tidings.search import SearchFilters, search_articles
 
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -81,7 +80,7 @@ def ingest_demo(url: str) -> Database:
     database = Database(url)
     setup = start_demo(database, settings, publisher_port=0)
     try:
-        refresh_all(database, settings)
+        refresh_demo(database, settings, setup)
     finally:
         setup.server.stop()
     return database

@@ -25,9 +25,8 @@ from sqlalchemy.pool import NullPool
 from tidings.config import Settings
 from tidings.db.migrate import upgrade
 from tidings.db.session import Database
-from tidings.demo.runner import start_demo
+from tidings.demo.runner import refresh_demo, start_demo
 from tidings.demo.server import PublisherServer
-from tidings.ingest.pipeline import refresh_all
 from tidings.web.auth import CSRF_COOKIE
 
 DATA = Path(__file__).parent / "data"
@@ -246,7 +245,7 @@ def ingest_demo(database_url: str) -> None:
     database = Database(database_url)
     setup = start_demo(database, settings, publisher_port=0)
     try:
-        refresh_all(database, settings)
+        refresh_demo(database, settings, setup)
     finally:
         setup.server.stop()
         database.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,17 @@ FORBIDDEN_TAGS = {"iframe", "frame", "frameset", "object", "embed", "svg", "math
                   "style", "applet", "bgsound", "isindex", "template", "xmp", "marquee"}  # fmt: skip
 
 
+def _json_data(element: lxml.html.HtmlElement) -> bool:
+    """A JSON-LD block that is only JSON (a script element browsers never execute)."""
+    if (element.get("type") or "").lower() != "application/ld+json" or element.get("src"):
+        return False
+    try:
+        json.loads(element.text or "")
+    except ValueError:
+        return False
+    return True
+
+
 def executable_parts(html: str) -> list[str]:
     """What in a page could run script: script elements (but our own file), event handlers,
     script URLs, CSS expressions, and elements that load or embed other documents."""
@@ -41,14 +53,16 @@ def executable_parts(html: str) -> list[str]:
             continue
         tag = element.tag.lower()
         own = (element.get("src") or "").startswith("/static/") and not element.text
-        if tag == "script" and not own:  # our own script files are the only scripts
+        if tag == "script" and not own and not _json_data(element):
+            # Our own script files are the only scripts (JSON-LD is data, never run).
             found.append(lxml.html.tostring(element, encoding="unicode")[:120])
         if tag in FORBIDDEN_TAGS:
             found.append(f"<{tag}>")
         if tag == "meta" and (element.get("http-equiv") or "").lower() == "refresh":
             found.append("<meta refresh>")
-        if tag == "link" and not (element.get("href") or "").startswith("/"):
-            found.append(f"<link href={element.get('href')}>")
+        loads = (element.get("rel") or "").lower() not in ("canonical", "alternate")
+        if tag == "link" and loads and not (element.get("href") or "").startswith("/"):
+            found.append(f"<link href={element.get('href')}>")  # a style or script from elsewhere
         for name, value in element.attrib.items():
             if name.lower().startswith("on"):
                 found.append(f"{tag}@{name}")

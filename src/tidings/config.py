@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     # Generations by a model (cache misses) allowed per client; see the `limits` package's
     # notation. The built-in provider is not limited: it costs milliseconds.
     ai_rate_limit: str = "20/minute"
-    ai_workers: int = 2  # in-process AI jobs run at once (until the task queue lands)
+    ai_workers: int = 2  # in-process AI jobs run at once (without Redis; see docs/queue.md)
     # SMTP for the daily briefing e-mail (unset host: no e-mail).
     smtp_host: str | None = None
     smtp_port: int = 587
@@ -75,6 +75,16 @@ class Settings(BaseSettings):
     embedding_backend: str = "builtin"
     story_window_days: float = 7.0
     scheduler_enabled: bool = True
+    # Anonymous pages answered from memory for this many seconds (web/microcache.py); any
+    # write by this process empties the cache at once. 0 turns it off.
+    page_cache_s: float = Field(default=5.0, ge=0)
+    # Task queue (docs/queue.md), used when redis_url is set: a failed job is retried up to
+    # job_max_retries times, waiting min_backoff, 2x, 4x … (capped), then kept as a dead
+    # letter for the admin's Jobs page; a source's poll lease lasts job_lease_s.
+    job_max_retries: int = 5
+    job_min_backoff_s: float = 15.0
+    job_max_backoff_s: float = 3600.0
+    job_lease_s: int = 900
     # Retention: days to keep articles (0 = forever; a source may set its own) and a budget
     # for stored article text in MB (0 = none). Saved articles are never removed.
     retention_days: int = 0

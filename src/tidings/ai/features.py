@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import json
 import threading
+import time
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -122,6 +123,9 @@ class AIService:
         if provider.name == "builtin":
             self._run(row_id, provider, task, digest)
             return self.get(row_id)
+        if self.settings.redis_url:
+            self._enqueue(row_id, request, digest, wait_s)
+            return self.get(row_id)
         # Keyed by the sources too: a job for text since edited runs on, but cannot land.
         future = self.jobs.submit(
             f"{key}:{digest}", lambda: self._run(row_id, provider, task, digest)
@@ -130,6 +134,32 @@ class AIService:
             with contextlib.suppress(FutureTimeout):
                 future.result(timeout=wait_s)
         return self.get(row_id)
+
+    def _enqueue(self, row_id: int, request: Request, digest: str, wait_s: float) -> None:
+        """Send the job to the task queue (a `tidings worker` runs it) and wait a little."""
+        from tidings.jobs.queue import enqueue  # the queue layer sits above this one
+
+        enqueue(
+            self.database, self.settings, "ai_result", row_id=row_id,
+            target_type=request.target_type, target_id=request.target_id,
+            feature=request.feature, language=request.language, question=request.question,
+            digest=digest,
+        )  # fmt: skip
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline and self.get(row_id).status == "pending":
+            time.sleep(0.1)
+
+    def run_job(self, row_id: int, request: Request, digest: str) -> None:
+        """A queued AI job: fill the cache row `row_id`, unless it is already done or its
+        sources changed since it was claimed (a newer request claims it again)."""
+        with self.database.session() as session:
+            row = session.get(AIResult, row_id)
+            if row is None or row.text_hash != digest or row.status == "done":
+                return
+            task = self._task(session, request)
+        if text_hash(task) != digest:
+            return
+        self._run(row_id, self.provider()[1], task, digest)
 
     def get(self, result_id: int) -> AIRun:
         with self.database.session() as session:

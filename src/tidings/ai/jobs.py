@@ -1,8 +1,8 @@
-"""Where AI jobs run: an in-process thread pool, behind the seam a task queue will fill.
+"""Where AI jobs run without Redis: an in-process thread pool.
 
 `submit(key, job)` runs `job` once per key at a time (a second request for the same result
-joins the first). When the Redis-backed task queue lands, this is the one place that
-enqueues instead; the job functions stay the same.
+joins the first). With `TIDINGS_REDIS_URL` set, AIService sends the job to the task queue
+instead (tidings.jobs.queue) and a `tidings worker` runs the same job (AIService.run_job).
 """
 
 from __future__ import annotations

@@ -109,7 +109,7 @@ def demo(
     ] = True,
 ) -> None:
     """Ingest the bundled demo publishers and serve the site."""
-    from tidings.demo.runner import demo_settings, ensure_port_free, start_demo
+    from tidings.demo.runner import demo_settings, ensure_port_free, refresh_demo, start_demo
 
     settings = demo_settings(get_settings())
     database = Database(settings.database_url)
@@ -123,7 +123,7 @@ def demo(
         )
         clock = time.monotonic()
         with refresh_progress() as progress:
-            reports = refresh_all(database, settings, progress=progress)
+            reports = refresh_demo(database, settings, setup, progress=progress)
         print_reports(reports, time.monotonic() - clock)
         from tidings.enrich.service import enricher_for
 
@@ -167,12 +167,14 @@ def version() -> None:
 
 
 from tidings.cli import ai as _ai_commands  # noqa: E402,F401 - registers commands
+from tidings.cli import backup as _backup_commands  # noqa: E402,F401 - registers commands
 from tidings.cli import enrich as _enrich_commands  # noqa: E402,F401 - registers commands
 from tidings.cli import extract as _extract_commands  # noqa: E402,F401 - registers commands
 from tidings.cli import search as _search_commands  # noqa: E402,F401 - registers commands
 from tidings.cli import sources as _source_commands  # noqa: E402,F401 - registers commands
 from tidings.cli import users as _user_commands  # noqa: E402,F401 - registers commands
 from tidings.cli import websub as _websub_commands  # noqa: E402,F401 - registers commands
+from tidings.cli import worker as _worker_commands  # noqa: E402,F401 - registers commands
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -89,6 +90,10 @@ class Source(Base):
     # Short paragraphs seen on this site's pages, by hash, with how many articles had them:
     # what repeats across articles is the site's template, not news (ingest/template.py).
     template_paragraphs: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    # Which scheduler or worker is polling this source, and until when (ingest/leases.py):
+    # with several processes, no source is polled twice at once.
+    lease_until: Mapped[datetime | None]
+    leased_by: Mapped[str | None] = mapped_column(String(200))
 
     articles: Mapped[list[Article]] = relationship(back_populates="source")
 
@@ -101,6 +106,13 @@ class Article(Base):
         Index("ix_articles_published_id", "published_at", "id"),
         Index("ix_articles_source_published_id", "source_id", "published_at", "id"),
         Index("ix_articles_source_guid", "source_id", "guid"),
+        Index("ix_articles_story_published_id", "story_id", "published_at", "id"),
+        Index(
+            "ix_articles_copies",
+            "duplicate_of",
+            sqlite_where=text("duplicate_of IS NOT NULL"),
+            postgresql_where=text("duplicate_of IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -192,6 +204,7 @@ class ArticleTag(Base):
     """A hashtag on an article, with the phrase found in this article and its weight."""
 
     __tablename__ = "article_tags"
+    __table_args__ = (Index("ix_article_tags_tag_article", "tag_id", "article_id"),)
 
     article_id: Mapped[int] = mapped_column(
         ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
@@ -203,6 +216,26 @@ class ArticleTag(Base):
     score: Mapped[float] = mapped_column(Float, default=0.0)
 
     tag: Mapped[Tag] = relationship(lazy="joined")
+
+
+class ArticleRevision(Base):
+    """One version of an article's title and text, kept when its publisher edits it.
+
+    An article that was never edited has no rows; the first edit seen stores the version
+    as first stored (1) and the new one (2), so every version can be compared.
+    """
+
+    __tablename__ = "article_revisions"
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    revision: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    fingerprint: Mapped[str] = mapped_column(String(64))  # sha256 of title and text
+    updated_at: Mapped[datetime | None]  # when the publisher says it edited this version
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class FetchLog(Base):
@@ -273,6 +306,8 @@ class User(Base):
     reset_token_hash: Mapped[str | None] = mapped_column(String(64))
     reset_expires_at: Mapped[datetime | None]
     language: Mapped[str | None] = mapped_column(String(20))  # preferred (BCP 47)
+    locale: Mapped[str | None] = mapped_column(String(20))  # interface: en, zh-Hant, zh-Hans
+    time_zone: Mapped[str | None] = mapped_column(String(64))  # IANA name; None: UTC
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -347,6 +382,7 @@ class SavedArticle(Base):
     """Saved for later by one reader."""
 
     __tablename__ = "saved_articles"
+    __table_args__ = (Index("ix_saved_articles_user_created", "user_id", "created_at"),)
 
     user_id: Mapped[int] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True

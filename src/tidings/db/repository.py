@@ -127,6 +127,11 @@ def list_sources(session: Session, source_id: int | None = None) -> list[SourceR
     return result
 
 
+def sources_by_name(session: Session) -> list[Source]:
+    """Every source, by name (for pickers: no per-source counts)."""
+    return list(session.scalars(select(Source).order_by(Source.name, Source.id)))
+
+
 def due_source_ids(session: Session, now: datetime) -> list[int]:
     query = select(Source.id).where(
         Source.paused.is_(False),
@@ -248,16 +253,80 @@ def list_articles(
 
     `originals_only` leaves out syndicated copies and re-posts (shown under their original).
     """
+    query = _listing(session, source_id, tag_id, originals_only)
+    return keyset_page(session, query, Article.published_at, Article.id, limit, cursor)
+
+
+def _listing(
+    session: Session, source_id: int | None, tag_id: int | None, originals_only: bool
+) -> Select[Article]:
     query = select(Article).options(joinedload(Article.source), selectinload(Article.tags))
     if source_id is not None:
         query = query.where(Article.source_id == source_id)
     if tag_id is not None:
-        query = query.join(ArticleTag, ArticleTag.article_id == Article.id).where(
-            ArticleTag.tag_id == tag_id
-        )
+        query = where_tagged(session, query, tag_id)
     if originals_only:
         query = query.where(Article.duplicate_of.is_(None))
-    return keyset_page(session, query, Article.published_at, Article.id, limit, cursor)
+    return query
+
+
+@dataclass
+class ArticleWindow:
+    """A page of a listing, newest first, with the positions of the pages either side."""
+
+    articles: list[Article]
+    older: Cursor | None  # ?cursor=: the page after this one (None at the end)
+    newer: Cursor | None  # ?before=: the page before this one (None at the top)
+
+
+def article_window(
+    session: Session,
+    *,
+    limit: int,
+    cursor: Cursor | None = None,
+    before: Cursor | None = None,
+    source_id: int | None = None,
+    tag_id: int | None = None,
+    originals_only: bool = False,
+) -> ArticleWindow:
+    """The page of articles after `cursor` (older), or the one just before `before` (newer),
+    for pages with "Older" and "Newer" links; keyset both ways."""
+    query = _listing(session, source_id, tag_id, originals_only)
+    moment, key = Article.published_at, Article.id
+    if before is not None:
+        rows, more = keyset_page(session, query, moment, key, limit, before, ascending=True)
+        articles = rows[::-1]
+        older = _position(articles[-1]) if articles else None
+        return ArticleWindow(articles, older, _position(articles[0]) if more else None)
+    articles, older = keyset_page(session, query, moment, key, limit, cursor)
+    if cursor is None:
+        return ArticleWindow(articles, older, None)
+    return ArticleWindow(articles, older, _position(articles[0]) if articles else cursor)
+
+
+def _position(article: Article) -> Cursor:
+    return Cursor(article.published_at, article.id)
+
+
+# A hashtag on more articles than this is "popular": its newest articles are found by walking
+# all articles newest first (a popular tag turns up within a few hundred); a rarer tag's are
+# found from the tag's own index entries, then sorted (a few thousand at most).
+POPULAR_TAG = 2_000
+
+
+def where_tagged(session: Session, query: Select[Article], tag_id: int) -> Select[Article]:
+    """`query` narrowed to articles with the hashtag, in the plan that stays fast for the
+    tag's size (Tag.article_count, kept by enrichment): either way the cost of a page does
+    not grow with the store."""
+    tag = session.get(Tag, tag_id)
+    if tag is not None and tag.article_count > POPULAR_TAG:
+        tagged = select(ArticleTag.article_id).where(
+            ArticleTag.article_id == Article.id, ArticleTag.tag_id == tag_id
+        )
+        return query.where(tagged.exists())
+    return query.join(ArticleTag, ArticleTag.article_id == Article.id).where(
+        ArticleTag.tag_id == tag_id
+    )
 
 
 Row = TypeVar("Row", Article, Story)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -75,6 +75,18 @@ class Corpus:
 
     def article(self, publisher: str, slug: str) -> DemoArticle | None:
         return next((a for a in self.articles_of(publisher) if a.slug == slug), None)
+
+    def before_edits(self) -> Corpus:
+        """The corpus as first published: every edited article in its original version."""
+        originals = tuple(
+            replace(a, update_hours_ago=None, update_note="", update_paragraphs=())
+            for a in self.articles
+        )
+        return replace(self, articles=originals)
+
+    def edited_publishers(self) -> set[str]:
+        """Publishers of an article that was edited after publication."""
+        return {a.publisher for a in self.articles if a.update_paragraphs}
 
 
 @cache

@@ -14,6 +14,7 @@ from tidings.demo.corpus import load_corpus
 from tidings.demo.server import PublisherServer
 from tidings.demo.site import feed_path
 from tidings.errors import TidingsError
+from tidings.ingest.pipeline import RefreshProgress, RefreshReport, refresh_all, refresh_source
 from tidings.ingest.sources import add_source, register_source
 
 ANCHOR_KEY = "demo.anchor"
@@ -25,6 +26,7 @@ class DemoSetup:
     server: PublisherServer
     anchor: datetime
     sources_added: int
+    edited_sources: list[int]  # sources whose edits are still to be published (fresh demo)
 
 
 def demo_settings(settings: Settings) -> Settings:
@@ -71,9 +73,15 @@ def start_demo(
     """Upgrade the schema, start the publishers and follow each of them (idempotent)."""
     upgrade(database)
     anchor = demo_anchor(database)
+    with database.session() as session:
+        fresh = repository.count_articles(session) == 0
     ensure_port_free("127.0.0.1", publisher_port, "--publisher-port")
-    server = PublisherServer(anchor, port=publisher_port, faults=faults).start()
+    # A fresh demo first sees its edited articles as first published (see refresh_demo).
+    server = PublisherServer(
+        anchor, port=publisher_port, faults=faults, edits_published=not fresh
+    ).start()
     added = 0
+    edited: list[int] = []
     try:
         for publisher in load_corpus().publishers:
             if publisher.feed in BROKEN_FEEDS:
@@ -88,7 +96,30 @@ def start_demo(
             else:
                 result = add_source(database, settings, server.url(feed_path(publisher)))
             added += int(result.created)
+            if publisher.slug in load_corpus().edited_publishers():
+                edited.append(result.source.id)
     except BaseException:
         server.stop()
         raise
-    return DemoSetup(server=server, anchor=anchor, sources_added=added)
+    return DemoSetup(
+        server=server, anchor=anchor, sources_added=added, edited_sources=edited if fresh else []
+    )
+
+
+def refresh_demo(
+    database: Database,
+    settings: Settings,
+    setup: DemoSetup,
+    progress: RefreshProgress | None = None,
+) -> list[RefreshReport]:
+    """Refresh every demo source; on a fresh demo then publish the edited articles' edits and
+    refresh their sources again, so those articles keep both versions through the same
+    refresh path as any publisher's edit (docs/reading.md). Edits come last so that the
+    demo's article ids do not depend on them."""
+    reports = refresh_all(database, settings, progress=progress)
+    if setup.edited_sources:
+        setup.server.site.edits_published = True
+        for source_id in setup.edited_sources:
+            refresh_source(database, settings, source_id)
+        setup.edited_sources.clear()
+    return reports

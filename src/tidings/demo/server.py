@@ -49,9 +49,19 @@ class PublisherSite:
     """Maps a path to a response; tests may override any path to simulate changes and faults."""
 
     def __init__(
-        self, corpus: Corpus, anchor: datetime, base_url: str, *, faults: bool = True
+        self,
+        corpus: Corpus,
+        anchor: datetime,
+        base_url: str,
+        *,
+        faults: bool = True,
+        edits_published: bool = True,
     ) -> None:
-        self.corpus = corpus
+        self.edited_corpus = corpus
+        self.original_corpus = corpus.before_edits()
+        # Off: edited articles are served as first published, until the demo publishes the
+        # edits (demo/runner.py), so that a refresh finds them changed.
+        self.edits_published = edits_published
         self.anchor = anchor
         self.base_url = base_url
         self.faults = faults  # off: every publisher behaves (tests that are not about faults)
@@ -59,6 +69,10 @@ class PublisherSite:
         self.requests: list[str] = []
         self.request_headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
+
+    @property
+    def corpus(self) -> Corpus:
+        return self.edited_corpus if self.edits_published else self.original_corpus
 
     def respond(self, path: str, headers: dict[str, str] | None = None) -> Response:
         with self._lock:
@@ -173,13 +187,20 @@ class PublisherServer:
         corpus: Corpus | None = None,
         *,
         faults: bool = True,
+        edits_published: bool = True,
     ) -> None:
         handler = _make_handler(self)
         self.httpd = ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True
         self.host = host
         self.port = int(self.httpd.server_address[1])
-        self.site = PublisherSite(corpus or load_corpus(), anchor, self.base_url, faults=faults)
+        self.site = PublisherSite(
+            corpus or load_corpus(),
+            anchor,
+            self.base_url,
+            faults=faults,
+            edits_published=edits_published,
+        )
         self.last_modified = formatdate(anchor.timestamp(), usegmt=True)
         self.stopping = threading.Event()
         self._thread: threading.Thread | None = None

@@ -316,7 +316,7 @@ def _rss(
     items = "".join(
         f"""<item><title>{escape(a.title)}</title><link>{base}{article_path(publisher, a)}</link>
 <guid isPermaLink="false">{publisher.slug}-{a.slug}</guid>
-<pubDate>{format_datetime(a.published_at(anchor))}</pubDate>
+<pubDate>{format_datetime(a.published_at(anchor))}</pubDate>{_rss_updated(a, anchor)}
 <description>{escape(a.description)}</description>
 {f"<dc:creator>{escape(a.author)}</dc:creator>" if a.author else ""}
 <media:content url="{base}{image_path(publisher, a)}" medium="image"/></item>
@@ -324,12 +324,18 @@ def _rss(
         for a in articles
     )
     return f"""<?xml version="1.0" encoding="utf-8"?>
-<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:media="http://search.yahoo.com/mrss/">
+<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:media="http://search.yahoo.com/mrss/" xmlns:atom="http://www.w3.org/2005/Atom">
 <channel><title>{escape(publisher.name)}</title><link>{site}</link>
 <description>{escape(publisher.tagline)}</description><language>{publisher.language}</language>
 <ttl>30</ttl>
 {items}</channel></rss>
 """
+
+
+def _rss_updated(article: DemoArticle, anchor: datetime) -> str:
+    """An edited item says when (RSS has no element for it: Atom's, as many feeds do)."""
+    updated = article.updated_at(anchor)
+    return f"\n<atom:updated>{updated.isoformat()}</atom:updated>" if updated else ""
 
 
 def _atom(

@@ -331,16 +331,24 @@ class Fetcher:
 
 
 _ROBOTS = RobotsCache()
-_GATES: dict[tuple[int, float], HostGate] = {}
+_GATES: dict[tuple[int, float, str | None], HostGate] = {}
 _GATES_LOCK = threading.Lock()
 
 
 def _shared_gate(settings: Settings) -> HostGate:
-    """One host gate per process and setting, shared by every fetcher (and so every refresh)."""
-    key = (settings.fetch_per_host_concurrency, settings.fetch_per_host_delay_s)
+    """One host gate per process and setting, shared by every fetcher (and so every refresh).
+
+    With Redis configured the gate lives there, so the limits hold across every worker."""
+    key = (settings.fetch_per_host_concurrency, settings.fetch_per_host_delay_s, settings.redis_url)
     with _GATES_LOCK:
         if key not in _GATES:
-            _GATES[key] = HostGate(*key)
+            if settings.redis_url:
+                # The shared limiter belongs to the jobs layer (DESIGN: jobs/ratelimit).
+                from tidings.jobs.ratelimit import RedisHostGate
+
+                _GATES[key] = RedisHostGate(settings.redis_url, *key[:2])
+            else:
+                _GATES[key] = HostGate(*key[:2])
         return _GATES[key]
 
 

@@ -61,14 +61,18 @@ class HostGate:
         self._next_start: dict[str, float] = {}
         self._held_until: dict[str, float] = {}
 
-    @contextmanager
-    def slot(self, host: str) -> Iterator[None]:
-        """Wait for a free slot on `host` and its minimum delay; raise if the host asked us to wait."""
+    def refuse_if_held(self, host: str) -> None:
+        """Raise if `host` asked us (Retry-After) to wait longer than now."""
         held = self.held_for(host)
         if held > 0:
             raise RateLimitedError(
                 f"{host} asked us to wait {held:.0f} s more (Retry-After)", retry_after_s=held
             )
+
+    @contextmanager
+    def slot(self, host: str) -> Iterator[None]:
+        """Wait for a free slot on `host` and its minimum delay; raise if the host asked us to wait."""
+        self.refuse_if_held(host)
         with self._lock:
             semaphore = self._slots.setdefault(host, threading.Semaphore(self.concurrency))
         with semaphore:

@@ -12,7 +12,7 @@ from tidings.config import Settings
 from tidings.db import repository
 from tidings.db.models import Source
 from tidings.db.session import Database
-from tidings.ingest import websub
+from tidings.ingest import leases, websub
 from tidings.ingest.http import Fetcher
 from tidings.ingest.pipeline import RefreshReport, refresh_source
 from tidings.ingest.retention import CleanupReport, cleanup, last_report
@@ -31,7 +31,11 @@ class Scheduler:
         self._thread: threading.Thread | None = None
 
     def run_due(self) -> list[RefreshReport]:
-        """Refresh every source whose next poll time has come; returns what happened."""
+        """Refresh every source whose next poll time has come; returns what happened.
+
+        Each source is leased first (ingest/leases.py), so several schedulers may run: one
+        polls, the others pass. With Redis configured the refresh goes to the task queue
+        under that lease, and a `tidings worker` does it (no reports come back here)."""
         with self.database.session() as session:
             due = repository.due_source_ids(session, datetime.now(UTC))
         reports: list[RefreshReport] = []
@@ -41,7 +45,26 @@ class Scheduler:
             for source_id in due:
                 if self._stop.is_set():
                     break
-                report = refresh_source(self.database, self.settings, source_id, fetcher=fetcher)
+                owner = leases.new_owner("scheduler")
+                lease_s = self.settings.job_lease_s
+                if not leases.claim(self.database, source_id, owner, lease_s, only_if_due=True):
+                    continue  # another scheduler or worker has it
+                if self.settings.redis_url:
+                    from tidings.jobs.queue import enqueue  # the queue layer sits above ingest
+
+                    try:
+                        enqueue(self.database, self.settings, "refresh_source",
+                                source_id=source_id, lease_owner=owner)  # fmt: skip
+                    except Exception:
+                        leases.release(self.database, source_id, owner)  # poll it next tick
+                        raise
+                    continue
+                try:
+                    report = refresh_source(
+                        self.database, self.settings, source_id, fetcher=fetcher
+                    )
+                finally:
+                    leases.release(self.database, source_id, owner)
                 if report.status != "ok":
                     log.warning("refresh of %s failed: %s", report.source_name, report.error)
                 reports.append(report)

@@ -1,4 +1,4 @@
-"""Store one extracted article: insert by canonical URL, or update the stored row in place."""
+"""Store one extracted article: insert by canonical URL, or update it in place, keeping edits."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from tidings.db import repository
 from tidings.db.models import Article
+from tidings.ingest.revisions import record_revision
 
 StoreOutcome = Literal["new", "updated", "unchanged"]
 _CONTENT_FIELDS = (
@@ -89,6 +90,8 @@ def store_article(session: Session, source_id: int, data: ArticleData) -> StoreO
     article.entry_hash = data.entry_hash
     if article.content_hash == content_hash:
         return "unchanged"
+    # A changed title or text is an edit by the publisher: keep the version being replaced.
+    record_revision(session, article, data.title, data.body, data.updated_at)
     columns = _columns(data)
     if article.url != data.url:
         taken = session.scalar(select(Article.id).where(Article.url == data.url))

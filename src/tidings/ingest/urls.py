@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 _TRACKING_PREFIXES = ("utm_", "mc_", "_hs", "pk_", "mtm_")
@@ -9,6 +10,9 @@ _TRACKING_PARAMS = frozenset(
     {"fbclid", "gclid", "dclid", "msclkid", "yclid", "igshid", "ref_src", "cmpid", "ocid", "smid"}
 )
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+_CONTROLS = re.compile(r"[\x00-\x20\x7f]")
 
 
 def canonicalize_url(url: str) -> str:
@@ -31,7 +35,9 @@ def canonicalize_url(url: str) -> str:
         for key, value in parse_qsl(parts.query, keep_blank_values=True)
         if key.lower() not in _TRACKING_PARAMS and not key.lower().startswith(_TRACKING_PREFIXES)
     ]
-    path = parts.path or "/"
+    # Controls and spaces left inside the path are percent-encoded (as browsers do), so a later
+    # strip() cannot remove them and the result stays canonical.
+    path = _CONTROLS.sub(lambda m: f"%{ord(m.group()):02X}", parts.path) or "/"
     return urlunsplit((scheme, netloc, path, urlencode(query, doseq=True), ""))
 
 

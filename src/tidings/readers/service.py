@@ -137,6 +137,16 @@ def set_preferences(
     session.add_all(Mute(user_id=user.id, kind="keyword", value=k) for k in sorted(cleaned))
 
 
+def set_interface(
+    session: Session, user: User, *, locale: str | None, time_zone: str | None
+) -> None:
+    """The reader's interface language and time zone (None: the browser's language, UTC)."""
+    row = session.get(User, user.id)
+    assert row is not None
+    row.locale = locale or None
+    row.time_zone = time_zone or None
+
+
 def mute_source(session: Session, user: User, source_id: int, mute: bool = True) -> None:
     if session.get(Source, source_id) is None:
         raise NotFoundError(f"no source with id {source_id}")

@@ -10,7 +10,7 @@ from html import escape
 from typing import Protocol
 
 from sqlalchemy import ColumnElement, Select, exists, func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from tidings.db.models import Article, ArticleTag, Tag
 from tidings.errors import InvalidInputError
@@ -190,7 +190,10 @@ def _page(
     articles = {
         a.id: a
         for a in session.scalars(
-            select(Article).options(joinedload(Article.source)).where(Article.id.in_(found))
+            select(Article)
+            # Hashtags in one more query, not one per hit (the API lists them per article).
+            .options(joinedload(Article.source), selectinload(Article.tags))
+            .where(Article.id.in_(found))
         ).unique()
     }
     hits = []

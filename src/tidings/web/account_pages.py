@@ -16,6 +16,7 @@ from tidings.db.models import Comment, Source, User
 from tidings.errors import InvalidInputError
 from tidings.ingest.opml import export_opml
 from tidings.readers import service as readers
+from tidings.web import i18n
 from tidings.web.auth import (
     SESSION_COOKIE,
     SignInRequired,
@@ -25,6 +26,7 @@ from tidings.web.auth import (
     set_session_cookie,
 )
 from tidings.web.deps import client_address, database_of
+from tidings.web.i18n import N_
 from tidings.web.pages import templates
 
 router = APIRouter()
@@ -85,8 +87,8 @@ def login(request: Request, email: Text, password: Text, csrf_token: Text = "",
           next: Text = "/") -> Response:  # fmt: skip
     check_csrf(request, csrf_token)
     if not sign_in_allowed(request):
-        return _form(request, "login", 429, error="too many sign-in attempts: wait a minute",
-                     email=email, next=local_path(next))  # fmt: skip
+        refusal = i18n.gettext("too many sign-in attempts: wait a minute")
+        return _form(request, "login", 429, error=refusal, email=email, next=local_path(next))
     try:
         with database_of(request).session() as session:
             user = accounts.authenticate(session, email, password)
@@ -119,7 +121,37 @@ def _account(request: Request, user: User, status: int = 200, **extra: object) -
         api_tokens = tokens.list_tokens(session, user)
     return _form(request, "account", status, user=user, languages=LANGUAGES,
                  muted_keywords=keywords, muted_sources=[s for s in muted_sources if s],
-                 tokens=api_tokens, scopes=tokens.SCOPES, **extra)  # fmt: skip
+                 tokens=api_tokens, scopes=tokens.SCOPES, time_zones=i18n.TIME_ZONES,
+                 **extra)  # fmt: skip
+
+
+@router.post("/account/locale")
+def set_locale(request: Request, locale: Text = "", time_zone: Text = "",
+               csrf_token: Text = "") -> Response:  # fmt: skip
+    """The interface language and time zone; the language also becomes this browser's."""
+    check_csrf(request, csrf_token)
+    user = _user(request)
+    chosen = i18n.supported(locale) if locale else None
+    zone = time_zone.strip()
+    if (locale and chosen is None) or (zone and not i18n.valid_time_zone(zone)):
+        error = i18n.gettext("Unknown language or time zone: %(value)s") % {
+            "value": zone if chosen or not locale else locale
+        }
+        return _account(request, user, 400, error=error)
+    with database_of(request).session() as session:
+        readers.set_interface(session, user, locale=chosen, time_zone=zone)
+    response = RedirectResponse("/account?message=Language+and+time+zone+saved", status_code=303)
+    if chosen is None:
+        response.delete_cookie(i18n.LANG_COOKIE, path="/")
+    else:
+        response.set_cookie(i18n.LANG_COOKIE, chosen, max_age=i18n.LANG_COOKIE_AGE, path="/",
+                            samesite="lax")  # fmt: skip
+    return response
+
+
+# The notes pages show after a redirect (?message=…), for extraction.
+_NOTES = (N_("Preferences saved"), N_("Token revoked"), N_("Password changed"),
+          N_("Language and time zone saved"))  # fmt: skip
 
 
 @router.post("/account/tokens")

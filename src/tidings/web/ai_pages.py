@@ -17,11 +17,16 @@ from tidings.db import repository
 from tidings.enrich import stories
 from tidings.errors import InvalidInputError
 from tidings.web.deps import client_address, database_of, settings_of
+from tidings.web.i18n import N_
 from tidings.web.pages import AI_FEATURE_TITLES, back_to_admin, require_same_origin, templates
 
 router = APIRouter()
 PAGE_WAIT_S = 0.5  # a page waits this long for a model, then shows "Generating…"
-KIND_LABELS = {"agreed": "Agreed", "only": "Only one outlet", "differ": "Accounts differ"}
+KIND_LABELS = {
+    "agreed": N_("Agreed"),
+    "only": N_("Only one outlet"),
+    "differ": N_("Accounts differ"),
+}
 
 
 @dataclass(slots=True)

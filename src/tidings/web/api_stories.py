@@ -11,11 +11,13 @@ from tidings.enrich import stories
 from tidings.enrich.related import related_articles
 from tidings.enrich.service import enricher_for
 from tidings.errors import InvalidInputError
+from tidings.reading.coverage import story_coverage
 from tidings.web.api import ERRORS
 from tidings.web.deps import database_of, settings_of
 from tidings.web.schemas import (
     ArticleList,
     ArticleOut,
+    CoverageOut,
     StoryDetail,
     StoryOut,
     StoryPage,
@@ -44,11 +46,16 @@ def list_stories(
 
 @router.get("/stories/{story_id}", response_model=StoryDetail, responses=ERRORS)
 def get_story(request: Request, story_id: int) -> StoryDetail:
-    """One story with all its articles, earliest first (a merged story answers as its successor)."""
+    """One story with all its articles, earliest first, and which followed sources covered it
+    and which have not (a merged story answers as its successor)."""
     with database_of(request).session() as session:
         story = stories.get_story(session, story_id)
-        articles = [ArticleOut.of(article) for article in stories.coverage(session, story.id)]
-        return StoryDetail(**StoryOut.of(story).model_dump(), articles=articles)
+        members = stories.coverage(session, story.id)
+        return StoryDetail(
+            **StoryOut.of(story).model_dump(),
+            articles=[ArticleOut.of(article) for article in members],
+            coverage=CoverageOut.of(story_coverage(session, members)),
+        )
 
 
 @router.get("/articles/{article_id}/related", response_model=ArticleList, responses=ERRORS)

@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DataError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
 
 from tidings import __version__
 from tidings.ai.features import RateLimitedError
@@ -33,12 +34,17 @@ from tidings.web import (
     api,
     api_ai,
     api_stories,
+    caching,
     comment_pages,
     feeds_out,
     greader,
+    i18n,
+    job_pages,
     media,
     pages,
     reader_pages,
+    reading_pages,
+    site_meta,
     story_pages,
     websub,
 )
@@ -51,8 +57,12 @@ from tidings.web.auth import (
     remember_csrf,
     token_refusal,
 )
+from tidings.web.i18n import N_
+from tidings.web.microcache import PageCache
 
 STATIC_DIR = Path(__file__).parent / "static"
+STATIC_PLAIN = "public, max-age=86400"
+STATIC_VERSIONED = "public, max-age=31536000, immutable"
 _SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
@@ -106,6 +116,7 @@ def create_app(
     app.include_router(api_stories.router)
     app.include_router(api_ai.router)
     app.include_router(ai_pages.router)
+    app.include_router(job_pages.router)
     app.include_router(account_pages.router)
     app.include_router(comment_pages.router)
     app.include_router(media.router)
@@ -114,6 +125,8 @@ def create_app(
     app.include_router(greader.router, include_in_schema=False)
     app.include_router(pages.router)
     app.include_router(story_pages.router)
+    app.include_router(reading_pages.router)
+    app.include_router(site_meta.router)
     app.include_router(websub.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _install_error_handlers(app)
@@ -146,8 +159,20 @@ def create_app(
         for name, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         if request.url.path.startswith("/static/"):
-            response.headers["Cache-Control"] = "public, max-age=86400"
+            # Pages link /static/NAME?v=HASH (site_meta.static_url): a changed file gets a new
+            # URL, so a versioned one may be kept for a year.
+            versioned = "v" in request.query_params
+            response.headers["Cache-Control"] = STATIC_VERSIONED if versioned else STATIC_PLAIN
+        elif caching.wants_validator(request, response):
+            response = await caching.with_validator(request, response)
         return response
+
+    # Registered last, so it runs first: every page below speaks the reader's language.
+    app.middleware("http")(i18n.middleware)
+    # Pages, feeds, CSS and JSON go out gzipped to browsers that accept it.
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    # Outermost: repeated anonymous pages are answered from memory (web/microcache.py).
+    app.add_middleware(PageCache, ttl_s=settings.page_cache_s, enabled=not settings.private)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
@@ -157,6 +182,7 @@ def create_app(
 
 
 OPEN_IN_PRIVATE_MODE = ("/login", "/signup", "/reset/", "/static/", "/healthz", "/logout",
+                        "/preferences/theme",
                         "/websub/", "/api/greader/accounts/ClientLogin")  # fmt: skip
 
 
@@ -181,8 +207,14 @@ def _wants_json(request: Request) -> bool:
 
 def _error_page(request: Request, status: int, title: str, detail: str) -> Response:
     return pages.templates.TemplateResponse(
-        request, "error.html", {"title": title, "detail": detail}, status_code=status
+        request, "error.html", {"title": i18n.gettext(title), "detail": detail}, status_code=status
     )
+
+
+# The error titles pages show, for extraction (api.TITLES stays English in the JSON API).
+_PAGE_TITLES = (N_("Bad Request"), N_("Unauthorized"), N_("Forbidden"), N_("Not Found"),
+                N_("Unprocessable Content"), N_("Too Many Requests"), N_("Bad Gateway"),
+                N_("Service Unavailable"), N_("Method Not Allowed"), N_("Error"))  # fmt: skip
 
 
 def _respond(request: Request, status: int, title: str, detail: str) -> Response:

@@ -152,7 +152,8 @@ def needs_admin(request: Request) -> bool:
     settings_api = path.startswith("/api/v1/ai/provider")
     readers_own = ("/ai/" in path and not settings_api) or path.startswith("/api/v1/me/")
     api_write = path.startswith("/api/v1/") and method not in ("GET", "HEAD", "OPTIONS")
-    guarded = path.startswith("/admin") or settings_api or (api_write and not readers_own)
+    admin_only = path.startswith(("/admin", "/api/v1/admin/")) or settings_api
+    guarded = admin_only or (api_write and not readers_own)
     return guarded and not acts_as_admin(request)
 
 

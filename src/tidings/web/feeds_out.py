@@ -121,7 +121,9 @@ def _respond(
         body = _json_feed(title, page_url, self_url, articles, hub)
     else:
         body = _xml_feed(kind, title, page_url, self_url, articles, hub)
-    headers = {"Cache-Control": "public, max-age=300", **hub_link_header(hub, self_url)}
+    # A reader's own feed (its token is in the URL) must not sit in a shared cache.
+    cache = "private, max-age=300" if private else "public, max-age=300"
+    headers = {"Cache-Control": cache, **hub_link_header(hub, self_url)}
     return Response(body, media_type=_TYPES[kind], headers=headers)
 
 

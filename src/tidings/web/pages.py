@@ -6,9 +6,10 @@ import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypedDict
 from urllib.parse import quote, urlsplit
 
+import jinja2
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -22,11 +23,13 @@ from tidings.db import repository
 from tidings.db.models import Story, User
 from tidings.enrich import stories
 from tidings.enrich.related import also_published, related_articles
+from tidings.enrich.sections import source_sections, tag_sections
 from tidings.enrich.service import enricher_for
 from tidings.errors import InvalidInputError, TidingsError
 from tidings.ingest.opml import import_opml
 from tidings.ingest.pipeline import refresh_source
 from tidings.ingest.retention import cleanup, last_report
+from tidings.ingest.revisions import latest_edit
 from tidings.ingest.sources import (
     SourceSettings,
     add_source,
@@ -36,17 +39,36 @@ from tidings.ingest.sources import (
 )
 from tidings.ingest.websub import subscription_of
 from tidings.readers import service as readers
+from tidings.reading.health import source_health
+from tidings.reading.length import text_length
 from tidings.search import MODES as SEARCH_MODES
 from tidings.search import SearchFilters, search_articles
+from tidings.web import i18n
 from tidings.web.auth import CSRF_FIELD, CSRFError, check_csrf, csrf_token, current_user
+from tidings.web.charts import article_bars, bar_chart, fetch_bars
 from tidings.web.deps import database_of, semantic_index, settings_of
+from tidings.web.i18n import N_, gettext
 from tidings.web.media import media_url
 from tidings.web.timefmt import exact_time, relative_time
 
 PAGE_SIZE = 30
 SNIPPET_CHARS = 220
 
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates = Jinja2Templates(
+    env=jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+)
+# `_()` and `ngettext()` in templates speak the request's language (tidings.web.i18n).
+templates.env.install_gettext_callables(  # type: ignore[attr-defined]
+    i18n.gettext, i18n.ngettext, newstyle=True
+)
+templates.env.globals["html_lang"] = i18n.html_lang
+# A message that came back in a redirect: translated when it is one of ours, else as is.
+templates.env.globals["translated"] = i18n.gettext
+templates.env.globals["interface_languages"] = i18n.LOCALE_NAMES
 templates.env.filters["ago"] = relative_time
 templates.env.filters["exact"] = exact_time
 templates.env.filters["paragraphs"] = lambda body: [p for p in (body or "").split("\n\n") if p]
@@ -80,14 +102,18 @@ templates.env.globals["new_submission_id"] = lambda: secrets.token_urlsafe(16)
 templates.env.filters["host"] = lambda url: urlsplit(url or "").hostname or ""
 templates.env.filters["snippet"] = lambda text: _snippet(text or "")
 templates.env.filters["web_url"] = lambda url: url if _is_web_url(url) else None
+templates.env.filters["text_length"] = lambda text: text_length(text or "")
+templates.env.globals["bar_chart"] = bar_chart
+templates.env.globals["article_bars"] = article_bars
+templates.env.globals["fetch_bars"] = fetch_bars
 
 router = APIRouter()
-AI_FEATURE_TITLES = {
-    "summary": "Summary",
-    "key-points": "Key points",
-    "explain": "Explain",
-    "ask": "Ask",
-    "translate": "Translate",
+AI_FEATURE_TITLES = {  # translated where shown
+    "summary": N_("Summary"),
+    "key-points": N_("Key points"),
+    "explain": N_("Explain"),
+    "ask": N_("Ask"),
+    "translate": N_("Translate"),
 }
 
 
@@ -139,22 +165,49 @@ async def require_same_origin(request: Request) -> None:
     check_csrf(request, token if isinstance(token, str) else None)
 
 
+class Positions(TypedDict):
+    cursor: repository.Cursor | None
+    before: repository.Cursor | None
+
+
+def positions(cursor: str | None, before: str | None) -> Positions:
+    """A listing page's ?cursor= (older than) or ?before= (newer than), decoded."""
+    return {
+        "cursor": repository.Cursor.decode(cursor) if cursor else None,
+        "before": repository.Cursor.decode(before) if before else None,
+    }
+
+
+def window_links(page: repository.ArticleWindow) -> dict[str, str | None]:
+    """What _article_list.html needs for its "Older" and "Newer" links."""
+    return {
+        "next_cursor": page.older.encode() if page.older else None,
+        "newer_cursor": page.newer.encode() if page.newer else None,
+    }
+
+
 @router.get("/", response_class=HTMLResponse)
-def front_page(request: Request, cursor: str | None = None) -> Response:
+def front_page(request: Request, cursor: str | None = None, before: str | None = None) -> Response:
     with database_of(request).session() as session:
-        position = repository.Cursor.decode(cursor) if cursor else None
-        articles, next_cursor = repository.list_articles(
-            session, limit=PAGE_SIZE, cursor=position, originals_only=True
+        page = repository.article_window(
+            session, limit=PAGE_SIZE, originals_only=True, **positions(cursor, before)
         )
+        articles, position = page.articles, cursor or before
+        # The first page is the front page proper: top stories, then sections by hashtag and
+        # by source (leaving out the articles the story cards already show).
+        top = [] if position else stories.top_stories(session)
+        shown = {a.id for card in top for a in (card.lead, *card.others)}
         return templates.TemplateResponse(
             request,
             "index.html",
             {
-                "top_stories": [] if position else stories.top_stories(session),
+                "top_stories": top,
+                "tag_sections": [] if position else tag_sections(session, exclude=shown),
+                "source_sections": [] if position else source_sections(session, exclude=shown),
                 "articles": articles,
                 "copies": repository.copies_of(session, [a.id for a in articles]),
-                "next_cursor": next_cursor.encode() if next_cursor else None,
-                "heading": "Latest news",
+                **window_links(page),
+                "heading": gettext("Latest news"),
             },
         )
 
@@ -174,6 +227,7 @@ def article_page(request: Request, article_id: int) -> Response:
             "story": story if story and story.article_count > 1 else None,
             "also_published": also_published(session, article),
             "related": related,
+            "edit": latest_edit(session, article.id),  # (versions, when) if edited since stored
             **ai_panel("article", article.id),
             **comments_context(request, session, "article", article.id),
         }
@@ -181,21 +235,23 @@ def article_page(request: Request, article_id: int) -> Response:
 
 
 @router.get("/sources/{source_id}", response_class=HTMLResponse)
-def source_page(request: Request, source_id: int, cursor: str | None = None) -> Response:
+def source_page(
+    request: Request, source_id: int, cursor: str | None = None, before: str | None = None
+) -> Response:
     with database_of(request).session() as session:
         source = repository.get_source(session, source_id)
-        position = repository.Cursor.decode(cursor) if cursor else None
-        articles, next_cursor = repository.list_articles(
-            session, limit=PAGE_SIZE, cursor=position, source_id=source_id
+        page = repository.article_window(
+            session, limit=PAGE_SIZE, source_id=source_id, **positions(cursor, before)
         )
         return templates.TemplateResponse(
             request,
             "source.html",
             {
                 "source": source,
-                "articles": articles,
-                "next_cursor": next_cursor.encode() if next_cursor else None,
+                "articles": page.articles,
+                **window_links(page),
                 "article_count": repository.count_articles(session, source_id),
+                "health": source_health(session, source_id),
             },
         )
 
@@ -233,8 +289,10 @@ def admin_add_source(request: Request, url: Annotated[str, Form()]) -> Response:
         result = add_source(database_of(request), settings_of(request), url)
     except TidingsError as error:
         return back_to_admin(error=str(error))
-    verb = "Added" if result.created else "Already following"
-    return back_to_admin(message=f"{verb} {result.source.name}")
+    note = (
+        gettext("Added %(source)s") if result.created else gettext("Already following %(source)s")
+    )
+    return back_to_admin(message=note % {"source": result.source.name})
 
 
 @router.post("/admin/sources/{source_id}/refresh", dependencies=[Depends(require_same_origin)])
@@ -242,9 +300,15 @@ def admin_refresh_source(request: Request, source_id: int) -> Response:
     report = refresh_source(database_of(request), settings_of(request), source_id)
     if report.status != "ok":
         return back_to_admin(error=f"{report.source_name}: {report.error}")
+    note = gettext("%(source)s: %(new)d new, %(updated)d updated, %(unchanged)d unchanged")
     return back_to_admin(
-        message=f"{report.source_name}: {report.articles_new} new, "
-        f"{report.articles_updated} updated, {report.articles_unchanged} unchanged"
+        message=note
+        % {
+            "source": report.source_name,
+            "new": report.articles_new,
+            "updated": report.articles_updated,
+            "unchanged": report.articles_unchanged,
+        }
     )
 
 
@@ -283,7 +347,7 @@ def admin_set_rules(
         )
     except InvalidInputError as error:
         return back_to_admin(error=str(error), path=back)
-    note = (
+    note = gettext(
         "Rules saved. They apply to pages fetched from now on (tidings refresh --force re-fetches)."
     )
     return back_to_admin(message=note, path=back)
@@ -292,13 +356,14 @@ def admin_set_rules(
 @router.post("/admin/sources/{source_id}/pause", dependencies=[Depends(require_same_origin)])
 def admin_pause(request: Request, source_id: int) -> Response:
     source = update_source_settings(database_of(request), source_id, SourceSettings(paused=True))
-    return back_to_admin(message=f"Paused {source.name}: it will not be polled until resumed")
+    note = gettext("Paused %(source)s: it will not be polled until resumed")
+    return back_to_admin(message=note % {"source": source.name})
 
 
 @router.post("/admin/sources/{source_id}/resume", dependencies=[Depends(require_same_origin)])
 def admin_resume(request: Request, source_id: int) -> Response:
     source = update_source_settings(database_of(request), source_id, SourceSettings(paused=False))
-    return back_to_admin(message=f"Resumed {source.name}")
+    return back_to_admin(message=gettext("Resumed %(source)s") % {"source": source.name})
 
 
 @router.post("/admin/sources/{source_id}/settings", dependencies=[Depends(require_same_origin)])
@@ -325,15 +390,15 @@ def admin_source_settings(
             auth_password="" if clear_secrets else (auth_password or None),
             cookies="" if clear_secrets else (cookies or None),
             proxy_url=proxy_url,
-            poll_interval_s=_form_int(poll_interval_s, "poll interval"),
-            page_limit=_form_int(page_limit, "page limit"),
-            retention_days=_form_int(retention_days, "retention"),
+            poll_interval_s=_form_int(poll_interval_s, N_("poll interval")),
+            page_limit=_form_int(page_limit, N_("page limit")),
+            retention_days=_form_int(retention_days, N_("retention")),
             fetch_pages=bool(fetch_pages),
         )
         update_source_settings(database_of(request), source_id, changes)
     except InvalidInputError as error:
         return back_to_admin(error=str(error), path=back)
-    return back_to_admin(message="Settings saved.", path=back)
+    return back_to_admin(message=gettext("Settings saved."), path=back)
 
 
 def _form_int(value: str, name: str) -> int:
@@ -341,7 +406,8 @@ def _form_int(value: str, name: str) -> int:
     if not text:
         return 0
     if not text.isdigit():
-        raise InvalidInputError(f"{name} must be a whole number, not {text!r}")
+        message = gettext("%(field)s must be a whole number, not %(value)s")
+        raise InvalidInputError(message % {"field": gettext(name), "value": repr(text)})
     return int(text)
 
 
@@ -361,6 +427,12 @@ async def admin_import_opml(request: Request, opml: Annotated[UploadFile, File()
     return back_to_admin(message=f"OPML import: {report.summary()}{invalid}")
 
 
+_DATE_ERRORS = {
+    "from": N_("the 'from' date must look like 2026-11-26"),
+    "to": N_("the 'to' date must look like 2026-11-26"),
+}
+
+
 def _day(value: str, name: str, *, end: bool = False) -> datetime | None:
     """A date from the search form (YYYY-MM-DD, UTC): its start, or with `end` the start of
     the next day (so "to" includes the day); a clear error for anything else."""
@@ -369,7 +441,7 @@ def _day(value: str, name: str, *, end: bool = False) -> datetime | None:
     try:
         day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
-        raise InvalidInputError(f"the '{name}' date must look like 2026-11-26") from None
+        raise InvalidInputError(gettext(_DATE_ERRORS[name])) from None
     return day + timedelta(days=1) if end else day
 
 
@@ -398,7 +470,7 @@ def search_page(
         "mode": mode,
     }
     with database_of(request).session() as session:
-        context["sources"] = [row.source for row in repository.list_sources(session)]
+        context["sources"] = repository.sources_by_name(session)
         if q.strip():
             try:
                 filters = SearchFilters(

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field, field_serializer
 
 from tidings.db.models import Article, Story
 from tidings.db.repository import SourceRow
+from tidings.reading.coverage import StoryCoverage
 
 
 class TagOut(BaseModel):
@@ -96,8 +97,58 @@ class StoryOut(BaseModel):
         )
 
 
+class OutletCoverageOut(BaseModel):
+    """A source that covered a story, with its first report."""
+
+    source_id: int
+    publisher: str
+    first_article_id: int
+    first_reported_at: datetime
+    article_count: int
+    earliest: bool
+
+    @field_serializer("first_reported_at")
+    def _iso(self, value: datetime) -> str:
+        return value.isoformat()
+
+
+class MissingSourceOut(BaseModel):
+    source_id: int
+    publisher: str
+
+
+class CoverageOut(BaseModel):
+    """Which followed sources covered a story, and which active ones in its languages (and
+    categories, when every covering source has one) have not."""
+
+    covered: list[OutletCoverageOut]
+    missing: list[MissingSourceOut]
+    languages: list[str]
+    categories: list[str]
+
+    @classmethod
+    def of(cls, coverage: StoryCoverage) -> CoverageOut:
+        return cls(
+            covered=[
+                OutletCoverageOut(
+                    source_id=report.source.id,
+                    publisher=report.source.name,
+                    first_article_id=report.first_article.id,
+                    first_reported_at=report.first_reported_at,
+                    article_count=report.article_count,
+                    earliest=report.earliest,
+                )
+                for report in coverage.covered
+            ],
+            missing=[MissingSourceOut(source_id=s.id, publisher=s.name) for s in coverage.missing],
+            languages=coverage.languages,
+            categories=coverage.categories,
+        )
+
+
 class StoryDetail(StoryOut):
     articles: list[ArticleOut]  # every article, earliest first (copies carry duplicate_of)
+    coverage: CoverageOut | None = None
 
 
 class StoryPage(BaseModel):

@@ -8,8 +8,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from tidings.db import repository
 from tidings.db.models import Article
 from tidings.enrich import stories
+from tidings.reading.coverage import story_coverage
 from tidings.web.deps import database_of
-from tidings.web.pages import PAGE_SIZE, ai_panel, comments_context, templates
+from tidings.web.pages import (
+    PAGE_SIZE,
+    ai_panel,
+    comments_context,
+    positions,
+    templates,
+    window_links,
+)
 
 router = APIRouter()
 
@@ -33,6 +41,7 @@ def story_page(request: Request, story_id: int) -> Response:
                 "story": story,
                 "coverage": originals,
                 "copies": copies,
+                "outlets": story_coverage(session, articles),
                 **ai_panel("story", story.id),
                 **comments_context(request, session, "story", story.id),
             },
@@ -40,20 +49,22 @@ def story_page(request: Request, story_id: int) -> Response:
 
 
 @router.get("/tags/{slug}", response_class=HTMLResponse)
-def tag_page(request: Request, slug: str, cursor: str | None = None) -> Response:
+def tag_page(
+    request: Request, slug: str, cursor: str | None = None, before: str | None = None
+) -> Response:
     with database_of(request).session() as session:
         tag = repository.get_tag(session, slug)
-        position = repository.Cursor.decode(cursor) if cursor else None
-        articles, next_cursor = repository.list_articles(
-            session, limit=PAGE_SIZE, cursor=position, tag_id=tag.id, originals_only=True
-        )
+        page = repository.article_window(
+            session, limit=PAGE_SIZE, tag_id=tag.id, originals_only=True,
+            **positions(cursor, before),
+        )  # fmt: skip
         return templates.TemplateResponse(
             request,
             "tag.html",
             {
                 "tag": tag,
-                "articles": articles,
-                "copies": repository.copies_of(session, [a.id for a in articles]),
-                "next_cursor": next_cursor.encode() if next_cursor else None,
+                "articles": page.articles,
+                "copies": repository.copies_of(session, [a.id for a in page.articles]),
+                **window_links(page),
             },
         )

@@ -9,7 +9,10 @@
   var id = panel.getAttribute("data-ai-id");
   var base = panel.getAttribute("data-ai-base");
   var output = panel.querySelector(".ai-output");
-  var kinds = { agreed: "Agreed", only: "Only one outlet", differ: "Accounts differ" };
+  // The page's language: the panel carries its translated words (English as a fallback).
+  var text = JSON.parse(panel.getAttribute("data-ai-text") || "{}");
+  function t(key, english) { return text[key] || english; }
+  var kinds = { agreed: t("agreed", "Agreed"), only: t("only", "Only one outlet"), differ: t("differ", "Accounts differ") };
 
   function el(tag, cls, text) {
     var node = document.createElement(tag);
@@ -74,32 +77,32 @@
   }
 
   function poll(url, tries) {
-    fetch(url, { headers: { Accept: "application/json" } }).then(handle(tries)).catch(function () { fail("Tidings could not be reached."); });
+    fetch(url, { headers: { Accept: "application/json" } }).then(handle(tries)).catch(function () { fail(t("unreachable", "Tidings could not be reached.")); });
   }
 
   function handle(tries) {
     return function (response) {
       return response.json().then(function (body) {
         if (response.status === 202) {
-          if (tries > 90) return fail("Still generating after three minutes; try again later.");
-          output.textContent = ""; output.appendChild(el("p", "ai-pending", "Generating…"));
+          if (tries > 90) return fail(t("slow", "Still generating after three minutes; try again later."));
+          output.textContent = ""; output.appendChild(el("p", "ai-pending", t("pending", "Generating…")));
           setTimeout(function () { poll(body.poll, tries + 1); }, 2000);
         } else if (response.ok) {
           render(body);
         } else {
-          fail(body.detail || "The AI feature failed.");
+          fail(body.detail || t("failed", "The AI feature failed."));
         }
       });
     };
   }
 
   function run(feature, payload) {
-    output.textContent = ""; output.appendChild(el("p", "ai-pending", "Generating…"));
+    output.textContent = ""; output.appendChild(el("p", "ai-pending", t("pending", "Generating…")));
     fetch("/api/v1" + base + "/ai/" + feature, {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
       body: JSON.stringify(payload)
-    }).then(handle(0)).catch(function () { fail("Tidings could not be reached."); });
+    }).then(handle(0)).catch(function () { fail(t("unreachable", "Tidings could not be reached.")); });
   }
 
   panel.querySelectorAll("a[data-ai-feature]").forEach(function (link) {
