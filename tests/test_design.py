@@ -194,3 +194,38 @@ def test_phone_in_dark_mode_has_no_horizontal_scroll(
     tab.shot(f"phone-dark-{path.strip('/').split('?')[0] or 'front'}")
     context.close()
     assert tab.errors == []
+
+
+def test_language_switch_and_the_browsers_language(browser: Browser, site: LiveServer) -> None:  # noqa: F811
+    """English by default; the footer's links switch the interface (remembered from page to
+    page, with localised relative times); a browser asking for Chinese gets it unasked."""
+    context = browser.new_context(viewport=DESKTOP, locale="en-US")
+    tab = Visit(context)
+    page = tab.page
+    page.goto(site.base_url + "/")
+    nav = page.locator('header nav[aria-label="Main"]')
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert "Search" in nav.inner_text()
+    assert page.get_by_text("hours ago").count() > 0
+    with page.expect_navigation():
+        page.locator(".language-switch a[hreflang='zh-Hant']").click()
+    assert page.locator("html").get_attribute("lang") == "zh-Hant"
+    assert "搜尋" in page.locator("header nav").first.inner_text()
+    assert page.get_by_text("小時前").count() > 0
+    tab.shot("front-zh-hant")
+    page.goto(site.base_url + "/search?q=panda")  # the choice stays (a cookie)
+    assert page.locator("html").get_attribute("lang") == "zh-Hant"
+    with page.expect_navigation():
+        page.locator(".language-switch a[hreflang='zh-Hans']").click()
+    assert page.locator("html").get_attribute("lang") == "zh-Hans"
+    assert "搜索" in page.locator("header nav").first.inner_text()
+    tab.shot("search-zh-hans")
+    context.close()
+    assert tab.errors == []
+    chinese = browser.new_context(viewport=DESKTOP, locale="zh-TW")
+    visit = Visit(chinese)
+    visit.page.goto(site.base_url + "/")
+    assert visit.page.locator("html").get_attribute("lang") == "zh-Hant"
+    assert "最新" in visit.page.locator("header nav").first.inner_text()
+    chinese.close()
+    assert visit.errors == []
