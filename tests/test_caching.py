@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import httpx
@@ -14,6 +16,17 @@ from tidings.db.models import Article, Source
 from tidings.db.session import Database
 
 PAGES = ["/", "/articles/1", "/search?q=strike", "/feeds/latest.rss", "/feeds/latest.json"]
+
+
+@contextmanager
+def signed_in_reader(site: LiveServer, database: Database, email: str) -> Iterator[FormClient]:
+    """A new reader, signed in on the site."""
+    with database.session() as session:
+        create_user(session, email, "a reader's password", email.split("@")[0])
+    with FormClient(base_url=site.base_url, timeout=10) as reader:
+        signed = reader.post("/login", data={"email": email, "password": "a reader's password"})
+        assert signed.status_code == 303
+        yield reader
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -72,12 +85,7 @@ def test_a_new_article_changes_the_etag(client: httpx.Client, demo_database: Dat
 def test_signed_in_pages_are_private_and_never_match_another_readers(
     site: LiveServer, demo_database: Database, client: httpx.Client
 ) -> None:
-    with demo_database.session() as session:
-        create_user(session, "cache@example.org", "a cache password", "Cache")
-    with FormClient(base_url=site.base_url, timeout=10) as reader:
-        signed = reader.post("/login", data={"email": "cache@example.org",
-                                             "password": "a cache password"})  # fmt: skip
-        assert signed.status_code == 303
+    with signed_in_reader(site, demo_database, "cache@example.org") as reader:
         mine = reader.get("/")
         assert mine.headers["cache-control"] == "private, no-cache"
         anonymous = client.get("/")
@@ -118,11 +126,7 @@ def test_anonymous_pages_are_answered_from_memory_until_a_write(
 def test_signed_in_readers_and_cookie_setting_pages_skip_the_memory(
     site: LiveServer, demo_database: Database, client: httpx.Client
 ) -> None:
-    with demo_database.session() as session:
-        create_user(session, "memory@example.org", "a memory password", "Memory")
-    with FormClient(base_url=site.base_url, timeout=10) as reader:
-        reader.post("/login", data={"email": "memory@example.org",
-                                    "password": "a memory password"})  # fmt: skip
+    with signed_in_reader(site, demo_database, "memory@example.org") as reader:
         reader.get("/")
         assert "x-tidings-cache" not in reader.get("/").headers
     # The language switch sets a cookie: never kept.

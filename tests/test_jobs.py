@@ -143,19 +143,19 @@ def test_a_worker_process_refreshes_a_queued_source_and_stops_cleanly(
 def test_worker_refuses_to_start_without_redis(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIDINGS_")}
     env["TIDINGS_DATABASE_URL"] = f"sqlite:///{tmp_path / 'w.db'}"
-    run = subprocess.run(
-        [sys.executable, "-m", "tidings", "worker"], env=env, capture_output=True, text=True,
-        cwd=tmp_path, timeout=60, check=False,
-    )  # fmt: skip
-    assert run.returncode == 1
-    assert "TIDINGS_REDIS_URL is not set" in run.stderr
-    env["TIDINGS_REDIS_URL"] = "redis://127.0.0.1:1/0"  # nothing listens on port 1
-    run = subprocess.run(
-        [sys.executable, "-m", "tidings", "worker"], env=env, capture_output=True, text=True,
-        cwd=tmp_path, timeout=60, check=False,
-    )  # fmt: skip
-    assert run.returncode == 1
-    assert "cannot reach Redis at redis://127.0.0.1:1/0" in run.stderr
+    for redis_url, message in (
+        (None, "TIDINGS_REDIS_URL is not set"),
+        # Nothing listens on port 1.
+        ("redis://127.0.0.1:1/0", "cannot reach Redis at redis://127.0.0.1:1/0"),
+    ):
+        if redis_url:
+            env["TIDINGS_REDIS_URL"] = redis_url
+        run = subprocess.run(
+            [sys.executable, "-m", "tidings", "worker"], env=env, capture_output=True, text=True,
+            cwd=tmp_path, timeout=60, check=False,
+        )  # fmt: skip
+        assert run.returncode == 1
+        assert message in run.stderr
 
 
 def test_a_job_run_twice_changes_nothing_twice(
