@@ -10,7 +10,11 @@ with the answers (an oracle, so an upper bound for that method).
 
 Each document's first line is its title, the rest its text; published_at is unknown (None).
 `--tune` grid-searches a few ClusterParams on train+dev documents only (never the test topics).
-Needs scikit-learn (bench only). Usage: python bench/stories.py [--data PATH] [--seeds N] [--tune]
+`--ceiling` measures how far the clusterer's event-level similarity can go at all: each gold
+topic is handed over as a perfect group, and average link over the local vectors is cut at one
+distance threshold for every topic, chosen with the answers.
+Needs scikit-learn (bench only).
+Usage: python bench/stories.py [--data PATH] [--seeds N] [--tune | --ceiling]
 """
 
 from __future__ import annotations
@@ -179,9 +183,10 @@ def report(docs: list[Doc], seeds: int) -> None:
 
 
 TUNING_GRID: dict[str, list[float]] = {
-    "group_join": [0.1, 0.15, 0.2],
-    "story_threshold": [0.06, 0.065, 0.07, 0.08],
-    "background_articles": [0.0, 3.0],
+    "story_threshold": [0.055, 0.06, 0.065],
+    "cohesion_ratio": [0.2, 0.25, 0.3],
+    "group_join": [0.1, 0.12, 0.15],
+    "group_merge": [0.2, 0.25],
 }
 
 
@@ -199,18 +204,65 @@ def tune(docs: list[Doc], seeds: int) -> None:
     print(f"\nbest on train+dev ({len(tuning_docs)} docs): F1 {best_f1:.4f} with {best}")
 
 
+def ceiling(docs: list[Doc]) -> None:
+    """Upper bound of the local (event-level) stage: gold topics as groups, oracle threshold."""
+    subsets = {
+        "train+dev": [doc for doc in docs if doc.split in {"train", "dev"}],
+        "test topics": [doc for doc in docs if doc.split == "test"],
+        "all": docs,
+    }
+    print("| documents | best distance threshold | BCubed P | BCubed R | BCubed F1 |")
+    print("|---|---|---|---|---|")
+    for label, subset in subsets.items():
+        clusterer = StoryClusterer(ClusterParams())
+        for index, doc in enumerate(subset):
+            clusterer.add(index, doc.terms, None)  # for the idf and each article's terms
+        by_topic: defaultdict[int, list[int]] = defaultdict(list)
+        for index, doc in enumerate(subset):
+            by_topic[doc.topic].append(index)
+        distances = {}
+        for topic, members in by_topic.items():
+            matrix = clusterer._local_matrix(members).toarray()  # bench-only look inside
+            distances[topic] = np.clip(1.0 - matrix @ matrix.T, 0.0, None)
+        best: tuple[Score, float] | None = None
+        for threshold in np.arange(0.80, 1.0, 0.01):
+            labels: list[Hashable] = [None] * len(subset)
+            for topic, members in by_topic.items():
+                cut = AgglomerativeClustering(
+                    n_clusters=None,
+                    metric="precomputed",
+                    linkage="average",
+                    distance_threshold=float(threshold),
+                ).fit_predict(distances[topic])
+                for member, story in zip(members, cut, strict=True):
+                    labels[member] = (topic, int(story))
+            result = score(labels, subset)
+            if best is None or result.f1 > best[0].f1:
+                best = (result, float(threshold))
+        assert best is not None
+        result, threshold = best
+        print(
+            f"| {label} ({len(subset)}) | {threshold:.2f} | {result.precision:.3f} "
+            f"| {result.recall:.3f} | {result.f1:.3f} |",
+            flush=True,
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--tune", action="store_true", help="grid-search on train+dev only")
+    parser.add_argument("--ceiling", action="store_true", help="upper bound with gold topics")
     args = parser.parse_args(argv)
     if not args.data.is_file():
         print(f"ECB+ documents not found at {args.data}: pass --data PATH", file=sys.stderr)
         return 2
     docs = load(args.data)
     if args.tune:
-        tune(docs, min(args.seeds, 2))
+        tune(docs, min(args.seeds, 3))
+    elif args.ceiling:
+        ceiling(docs)
     else:
         report(docs, args.seeds)
     return 0

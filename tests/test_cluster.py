@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 
 from tidings.enrich.cluster import ClusterParams, StoryClusterer
@@ -141,10 +142,11 @@ def test_events_sharing_a_subject_stay_apart_when_far_less_alike_than_inside(
 ) -> None:
     # Two events of one subject (two stories about the same hospital): each pair within an
     # event scores 0.5, every pair across the events scores `cross`.
-    within = {(0, 1): 0.5, (2, 3): 0.5}
-    pairs = {(first, second): cross for first in (0, 1) for second in (2, 3)}
+    similarity = np.full((4, 4), cross)
+    similarity[:2, :2] = similarity[2:, 2:] = 0.5
+    np.fill_diagonal(similarity, 0.0)
     clusterer = StoryClusterer(ClusterParams(cohesion_ratio=cohesion_ratio))
-    monkeypatch.setattr(clusterer, "_similarities", lambda article_ids: within | pairs)
+    monkeypatch.setattr(clusterer, "_similarities", lambda article_ids: similarity)
     clusters = clusterer._average_link([1, 2, 3, 4])
     assert sorted(sorted(cluster) for cluster in clusters) == expected
 
@@ -230,6 +232,18 @@ def test_forget_before_closes_old_stories() -> None:
     assert clusterer.story_of(1) is not None  # answers about closed stories remain
 
 
+def test_forgetting_drops_the_closed_articles_own_terms_and_keeps_clustering() -> None:
+    clusterer = StoryClusterer()
+    feed(clusterer, REID_REHAB, first_id=1, published_at=NOON - timedelta(days=30))
+    feed(clusterer, IRAN_QUAKE[:2], first_id=10)
+    before = len(clusterer._terms)
+    clusterer.forget_before(NOON - timedelta(days=1))
+    assert len(clusterer._terms) < before  # the rehab reports' one-off phrases are gone
+    assert "qeshm island" in clusterer._terms  # terms of open articles stay
+    placement = clusterer.add(12, terms_of(*IRAN_QUAKE[2]), NOON)
+    assert placement.story_id == clusterer.story_of(10) == clusterer.story_of(11)
+
+
 def test_candidates_limit_the_stories_considered() -> None:
     clusterer = StoryClusterer()
     ids = feed(clusterer, IRAN_QUAKE[:2], first_id=1)
@@ -259,6 +273,25 @@ def test_story_terms(title: str, text: str, language: str | None, expected: set[
     terms = story_terms(title, text, language)
     assert expected <= set(terms)
     assert not {"the", "on", "le", "de", "a"} & set(terms)
+
+
+@pytest.mark.parametrize(
+    ("text", "phrases", "not_phrases"),
+    [
+        (
+            "Rescuers reached West Papua. Aftershocks followed.",
+            {"west papua"},
+            {"papua aftershocks"},
+        ),
+        ("The quake hit the island of Qeshm.", {"quake hit"}, {"hit island", "island qeshm"}),
+        ("Apple unveiled Ivy Bridge laptops", {"ivy bridge", "bridge laptops"}, set()),
+    ],
+    ids=["sentence-end-breaks", "stopword-breaks", "adjacent-words"],
+)
+def test_story_terms_phrases(text: str, phrases: set[str], not_phrases: set[str]) -> None:
+    terms = story_terms("", text, "en")
+    assert phrases <= set(terms)
+    assert not not_phrases & set(terms)
 
 
 def test_story_terms_boost_title_and_names() -> None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload, selectinload
 
 from tidings.db.models import Article, ArticleTag, FetchLog, Meta, Source, Story, Tag
@@ -375,6 +375,20 @@ def count_articles(session: Session, source_id: int | None = None) -> int:
     if source_id is not None:
         query = query.where(Article.source_id == source_id)
     return int(session.scalar(query) or 0)
+
+
+def recount_tags(session: Session) -> None:
+    """Recount every tag's articles (Tag.article_count), after articles were deleted in bulk;
+    enrichment keeps the counts current article by article."""
+    counted = (
+        select(func.count())
+        .select_from(ArticleTag)
+        .where(ArticleTag.tag_id == Tag.id)
+        .scalar_subquery()
+    )
+    session.execute(
+        update(Tag).values(article_count=counted).execution_options(synchronize_session=False)
+    )
 
 
 def copy_group(original_id: int) -> ColumnElement[bool]:

@@ -1,9 +1,10 @@
 """Incremental story clustering: each new article joins the best open story or starts one.
 
 Two levels. A *group* gathers articles on one subject (earthquakes in Iran, a boxer's title
-fights) by cosine similarity to the group's centroid of TF-IDF vectors, with idf from the stream
-so far; candidates come from an inverted index (term -> groups) over the article's rarest terms.
-Inside a group, *stories* (the events) are told apart with local weights: a term found in most
+fights) by cosine similarity to the group's centroid of TF-IDF vectors of words and names, with
+idf from the stream so far; candidates come from an inverted index (term -> groups) over the article's rarest terms.
+Inside a group, *stories* (the events) are told apart with local weights over words, names and
+phrases: a term found in most
 of the group's articles only says what the subject is, so its weight shrinks, while the names,
 places and dates that only some of them share decide which event an article reports. After each
 article the group's newest `group_window` articles are re-clustered (average link), so stories
@@ -21,8 +22,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
+from scipy import sparse  # type: ignore[import-untyped]
+
+from tidings.enrich.features import is_phrase
 
 Vector = dict[str, float]
+_NO_TERMS = np.zeros(0, dtype=np.int64)  # so that a window of empty articles concatenates
+_NO_WEIGHTS = np.zeros(0, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -31,7 +37,7 @@ class ClusterParams:
 
     group_join: float = 0.15  # cosine article → group centroid needed to join a group
     group_merge: float = 0.25  # cosine between two group centroids needed to merge them
-    story_threshold: float = 0.065  # local average-link similarity that keeps articles together
+    story_threshold: float = 0.06  # local average-link similarity that keeps articles together
     # Imaginary unrelated articles added to a group's local document count, so that a group
     # holding a single event does not zero the weight of every term its articles share.
     background_articles: float = 3.0
@@ -55,10 +61,11 @@ class Placement:
 
 @dataclass
 class _Article:
-    terms: Counter[str]
-    vector: Vector  # global TF-IDF at arrival, unit length
+    term_ids: np.ndarray  # ids of its terms in the clusterer's vocabulary
+    log_tf: np.ndarray  # 1 + log(count) of each of those terms
+    vector: Vector  # global TF-IDF of words and names at arrival, unit length
     published_at: datetime | None
-    group_id: int
+    group_id: int = 0
     copy_of: int | None = None  # an earlier article of the group with nearly the same text
 
 
@@ -98,7 +105,12 @@ class StoryClusterer:
         self.params = params
         self._next_story_id = next_story_id
         self._next_group_id = 1
-        self._document_frequency: Counter[str] = Counter()
+        # Document frequencies by term id: the local stage weighs a whole window of articles
+        # at once with numpy, which needs terms as integers. forget_before() drops the terms
+        # seen once that no open article holds, so the vocabulary does not keep every phrase.
+        self._terms: list[str] = []
+        self._term_ids: dict[str, int] = {}
+        self._document_frequency = np.zeros(1024, dtype=np.float64)
         self._documents = 0
         self._articles: dict[int, _Article] = {}
         self._groups: dict[int, _Group] = {}
@@ -119,13 +131,16 @@ class StoryClusterer:
     ) -> Placement:
         """Place a new article; `candidates` are story ids to consider (None: find them)."""
         self._check_new(article_id)
-        vector = self._observe(terms)
-        nearby = self._candidate_groups(vector, candidates)
-        group = self._best_group(vector, published_at, nearby)
-        if group is None:
-            group = self._new_group()
-        self._attach(group, article_id, terms, vector, published_at)
-        group = self._merge_groups(group, nearby)
+        article = self._observe(terms, published_at)
+        scores = self._group_scores(article.vector, published_at, candidates)
+        group = self._best_group(scores) or self._new_group()
+        self._attach(group, article_id, article)
+        # Only groups this article could have joined as well are checked for a merge: it is
+        # the new evidence that can bridge them, and every check costs a centroid product.
+        bridged = [
+            group_id for group_id, score in scores.items() if score >= self.params.group_join
+        ]
+        group = self._merge_groups(group, bridged)
         moved = self._recluster(group)
         moved.pop(article_id, None)
         return Placement(story_id=self._story_of[article_id], moved=moved)
@@ -135,15 +150,15 @@ class StoryClusterer:
     ) -> None:
         """Re-enter an article already assigned to `story_id` (on start), without clustering."""
         self._check_new(article_id)
-        vector = self._observe(terms)
+        article = self._observe(terms, published_at)
         group_id = self._story_group.get(story_id)
         group = self._groups.get(group_id) if group_id is not None else None
         if group is None:
             # A story's first article finds its group as a new one would, so that related
             # stories share a group again and keep being told apart against each other.
-            nearby = self._candidate_groups(vector, None)
-            group = self._best_group(vector, published_at, nearby) or self._new_group()
-        self._attach(group, article_id, terms, vector, published_at)
+            scores = self._group_scores(article.vector, published_at, None)
+            group = self._best_group(scores) or self._new_group()
+        self._attach(group, article_id, article)
         self._join_story(article_id, story_id)
         self._next_story_id = max(self._next_story_id, story_id + 1)
 
@@ -170,6 +185,7 @@ class StoryClusterer:
             for story_id in group.stories:
                 self._story_group.pop(story_id, None)
             del self._groups[group.group_id]
+        self._compact_vocabulary()
 
     def _check_new(self, article_id: int) -> None:
         if article_id in self._story_of:
@@ -179,19 +195,58 @@ class StoryClusterer:
 
     # --- global level: groups ------------------------------------------------------------
 
-    def _observe(self, terms: Counter[str]) -> Vector:
-        self._documents += 1
-        self._document_frequency.update(terms.keys())
-        return _unit(
-            {
-                term: (1.0 + math.log(count)) * self._idf(term)
-                for term, count in terms.items()
-                if count > 0
-            }
-        )
+    def _observe(self, terms: Counter[str], published_at: datetime | None) -> _Article:
+        """Count the article's terms; its vector for the group level holds words and names,
+        its terms for the story level phrases too.
 
-    def _idf(self, term: str) -> float:
-        return math.log((self._documents + 1) / (self._document_frequency[term] + 1)) + 1.0
+        Phrases ("west papua") tell two events of one subject apart, but most of them are an
+        article's own: in the vector that finds the subject they would only dilute the words
+        it shares with the group (and ECB+ train/dev agrees: F1 0.959 without, 0.954 with).
+        """
+        self._documents += 1
+        kept = [(term, count) for term, count in terms.items() if count > 0]
+        term_ids = np.fromiter((self._term_id(term) for term, _ in kept), np.int64, len(kept))
+        self._document_frequency[term_ids] += 1.0  # ids are distinct: a Counter's keys
+        log_tf = 1.0 + np.log(np.fromiter((count for _, count in kept), np.float64, len(kept)))
+        words = np.fromiter((not is_phrase(term) for term, _ in kept), dtype=bool, count=len(kept))
+        weights = log_tf[words] * self._idf(term_ids[words])
+        length = float(np.linalg.norm(weights))
+        if length > 0.0:
+            weights /= length
+        word_terms = [term for (term, _), word in zip(kept, words, strict=True) if word]
+        vector = dict(zip(word_terms, weights.tolist(), strict=True))
+        return _Article(term_ids, log_tf, vector, published_at)
+
+    def _term_id(self, term: str) -> int:
+        term_id = self._term_ids.get(term)
+        if term_id is None:
+            term_id = self._term_ids[term] = len(self._terms)
+            self._terms.append(term)
+            if term_id >= len(self._document_frequency):
+                grown = np.zeros(2 * len(self._document_frequency), dtype=np.float64)
+                grown[:term_id] = self._document_frequency[:term_id]
+                self._document_frequency = grown
+        return term_id
+
+    def _compact_vocabulary(self) -> None:
+        """Forget terms seen in one article only that no open article holds any more."""
+        count = len(self._terms)
+        keep = self._document_frequency[:count] >= 2.0
+        for article in self._articles.values():
+            keep[article.term_ids] = True
+        new_id = np.cumsum(keep) - 1
+        self._terms = [term for term, kept in zip(self._terms, keep.tolist(), strict=True) if kept]
+        self._term_ids = {term: term_id for term_id, term in enumerate(self._terms)}
+        frequency = self._document_frequency[:count][keep]
+        self._document_frequency = np.zeros(max(1024, 2 * len(frequency)), dtype=np.float64)
+        self._document_frequency[: len(frequency)] = frequency
+        for article in self._articles.values():
+            article.term_ids = new_id[article.term_ids]
+
+    def _idf(self, term_ids: np.ndarray) -> np.ndarray:
+        frequency = self._document_frequency[term_ids]
+        idf: np.ndarray = np.log((self._documents + 1) / (frequency + 1.0)) + 1.0
+        return idf
 
     def _decay(self, first: datetime | None, second: datetime | None) -> float:
         if first is None or second is None:
@@ -210,20 +265,23 @@ class StoryClusterer:
             hits.update(self._postings.get(term, ()))
         return [group_id for group_id, _ in hits.most_common(self.params.max_candidates)]
 
-    def _best_group(
-        self, vector: Vector, published_at: datetime | None, nearby: list[int]
-    ) -> _Group | None:
-        best: _Group | None = None
-        best_score = self.params.group_join
-        for group_id in nearby:
+    def _group_scores(
+        self, vector: Vector, published_at: datetime | None, candidates: Iterable[int] | None
+    ) -> dict[int, float]:
+        """Cosine of the article to each candidate group's centroid, decayed by time apart."""
+        scores: dict[int, float] = {}
+        for group_id in self._candidate_groups(vector, candidates):
             group = self._groups[group_id]
-            if group.norm2 <= 0.0:
-                continue
-            score = _dot(vector, group.centroid) / math.sqrt(group.norm2)
-            score *= self._decay(published_at, group.newest)
-            if score >= best_score:
-                best, best_score = group, score
-        return best
+            if group.norm2 > 0.0:
+                score = _dot(vector, group.centroid) / math.sqrt(group.norm2)
+                scores[group_id] = score * self._decay(published_at, group.newest)
+        return scores
+
+    def _best_group(self, scores: dict[int, float]) -> _Group | None:
+        if not scores:
+            return None
+        group_id = max(scores, key=scores.__getitem__)
+        return self._groups[group_id] if scores[group_id] >= self.params.group_join else None
 
     def _new_group(self) -> _Group:
         group = _Group(group_id=self._next_group_id)
@@ -231,24 +289,17 @@ class StoryClusterer:
         self._groups[group.group_id] = group
         return group
 
-    def _attach(
-        self,
-        group: _Group,
-        article_id: int,
-        terms: Counter[str],
-        vector: Vector,
-        published_at: datetime | None,
-    ) -> None:
-        article = _Article(terms, vector, published_at, group.group_id)
-        article.copy_of = self._original(group, vector)
+    def _attach(self, group: _Group, article_id: int, article: _Article) -> None:
+        article.group_id = group.group_id
+        article.copy_of = self._original(group, article.vector)
         self._articles[article_id] = article
         self._arrival[article_id] = len(self._arrival)
         group.members.append(article_id)
-        group.norm2 += 2.0 * _dot(vector, group.centroid) + 1.0
-        for term, value in vector.items():
+        group.norm2 += 2.0 * _dot(article.vector, group.centroid) + 1.0
+        for term, value in article.vector.items():
             group.centroid[term] = group.centroid.get(term, 0.0) + value
             self._postings[term].add(group.group_id)
-        group.newest = _newer(group.newest, published_at)
+        group.newest = _newer(group.newest, article.published_at)
 
     def _original(self, group: _Group, vector: Vector) -> int | None:
         """A recent article of the group that this one copies (syndicated wire text)."""
@@ -307,57 +358,57 @@ class StoryClusterer:
 
     # --- local level: stories inside a group ---------------------------------------------
 
-    def _local_vectors(self, article_ids: list[int]) -> dict[int, Vector]:
-        """Unit vectors weighting terms by global idf × how few of these articles hold them."""
+    def _local_matrix(self, article_ids: list[int]) -> sparse.csr_matrix:
+        """Unit rows weighting terms by global idf × how few of these articles hold them.
+
+        Only terms that at least two of the articles hold get a column: a term no other
+        article holds links nothing. Sparse, because a window of 60 articles still shares a
+        few thousand terms, and because a dense product would go through a multi-threaded
+        BLAS whose thread start-up costs more than the product itself.
+        """
+        articles = [self._articles[article_id] for article_id in article_ids]
         # Copies count once: twenty reprints of one wire story would otherwise make its
         # incidental words look shared, and the reprints would form a story of their own.
         present = set(article_ids)
-        originals = [
-            article_id
-            for article_id in article_ids
-            if self._articles[article_id].copy_of not in present
-        ]
-        local_frequency: Counter[str] = Counter()
-        for article_id in originals:
-            local_frequency.update(self._articles[article_id].terms.keys())
-        total = len(originals) + 1 + self.params.background_articles
-        vectors: dict[int, Vector] = {}
-        for article_id in article_ids:
-            weights: Vector = {}
-            for term, count in self._articles[article_id].terms.items():
-                shared = local_frequency[term]
-                if shared < 2 or count <= 0:
-                    continue  # a term no other article holds links nothing
-                weight = math.log(total / (shared + 1)) * self._idf(term)
-                if weight > 0.0:
-                    weights[term] = (1.0 + math.log(count)) * weight
-            vectors[article_id] = _unit(weights)
-        return vectors
+        original = np.array([article.copy_of not in present for article in articles], dtype=bool)
+        rows = np.repeat(np.arange(len(articles)), [len(item.term_ids) for item in articles])
+        term_ids = np.concatenate([item.term_ids for item in articles] + [_NO_TERMS])
+        log_tf = np.concatenate([item.log_tf for item in articles] + [_NO_WEIGHTS])
+        terms, column = np.unique(term_ids, return_inverse=True)
+        shared = np.bincount(column[original[rows]], minlength=len(terms))
+        total = int(original.sum()) + 1 + self.params.background_articles
+        weight = np.log(total / (shared + 1.0)) * self._idf(terms)
+        kept = (shared >= 2) & (weight > 0.0)
+        entry = kept[column]
+        values = log_tf[entry] * weight[column[entry]]
+        rows = rows[entry]
+        norms = np.sqrt(np.bincount(rows, values * values, minlength=len(articles)))
+        values /= norms[rows]  # a row with entries has a positive norm
+        place = np.cumsum(kept) - 1  # column of each kept term in the matrix
+        return sparse.csr_matrix(
+            (values, (rows, place[column[entry]])), shape=(len(articles), max(1, int(kept.sum())))
+        )
 
     def _window(self, group: _Group) -> list[int]:
         return group.members[-self.params.group_window :]
 
-    def _similarities(self, article_ids: list[int]) -> dict[tuple[int, int], float]:
-        """Pairwise similarities of the window, as one matrix product: a busy subject's
-        window holds up to group_window articles, so pair by pair would cost ~n²/2 dict dots."""
-        vectors = self._local_vectors(article_ids)
-        columns: dict[str, int] = {}
-        for article_id in article_ids:
-            for term in vectors[article_id]:
-                columns.setdefault(term, len(columns))
-        matrix = np.zeros((len(article_ids), max(1, len(columns))))
-        for row, article_id in enumerate(article_ids):
-            for term, weight in vectors[article_id].items():
-                matrix[row, columns[term]] = weight
-        gram = matrix @ matrix.T
-        similarities: dict[tuple[int, int], float] = {}
-        for index, other in zip(*np.nonzero(np.triu(gram, k=1) > 0.0), strict=True):
-            first, second = article_ids[index], article_ids[other]
-            decay = self._decay(
-                self._articles[first].published_at, self._articles[second].published_at
-            )
-            similarities[int(index), int(other)] = float(gram[index, other]) * decay
-        return similarities
+    def _similarities(self, article_ids: list[int]) -> np.ndarray:
+        """Pairwise similarities of the window, decayed by time apart; zero diagonal."""
+        matrix = self._local_matrix(article_ids)
+        gram: np.ndarray = (matrix @ matrix.T).toarray()
+        hours = np.array(
+            [
+                np.nan
+                if (at := self._articles[article_id].published_at) is None
+                else at.timestamp() / 3600.0
+                for article_id in article_ids
+            ]
+        )
+        apart = np.abs(hours[:, None] - hours[None, :])
+        # An article without a date is as close in time as can be to every other.
+        gram *= np.where(np.isnan(apart), 1.0, 0.5 ** (apart / self.params.time_scale_hours))
+        np.fill_diagonal(gram, 0.0)
+        return gram
 
     def _average_link(self, article_ids: list[int]) -> list[list[int]]:
         """Clusters of the articles: average-link agglomeration down to story_threshold.
@@ -365,58 +416,41 @@ class StoryClusterer:
         Two clusters also stay apart when they are far less alike than each is inside:
         in a group of two events, their shared subject (the same hospital, the same port)
         lifts every cross pair a little, but never near how tightly each event holds together.
+        Cluster similarities live in one matrix, updated row by row (Lance–Williams), so a
+        window of 60 articles costs ~60 numpy steps rather than ~60 passes over 1,770 pairs.
         """
-        pair = self._similarities(article_ids)
-        clusters = {index: [index] for index in range(len(article_ids))}
-        inner = dict.fromkeys(clusters, 0.0)  # sum of pair similarities inside each cluster
-        ratio = self.params.cohesion_ratio
-        while pair:
-            best: tuple[int, int] | None = None
-            best_score = self.params.story_threshold
-            for (first, second), score in pair.items():
-                if score < best_score:
-                    continue
-                needed = ratio * min(
-                    self._cohesion(inner[first], len(clusters[first])),
-                    self._cohesion(inner[second], len(clusters[second])),
-                )
-                if score >= needed:
-                    best, best_score = (first, second), score
-            if best is None:
+        similarity = self._similarities(article_ids).copy()
+        count = len(article_ids)
+        members = [[index] for index in range(count)]
+        size = np.ones(count)
+        inner = np.zeros(count)  # sum of pair similarities inside each cluster
+        upper = np.triu(np.ones((count, count), dtype=bool), k=1)
+        while True:
+            # Mean pair similarity inside each cluster; a single article sets no bar.
+            pairs_inside = np.maximum(size * (size - 1.0) / 2.0, 1.0)
+            cohesion = np.where(size > 1.0, inner / pairs_inside, 0.0)
+            needed = self.params.cohesion_ratio * np.minimum(cohesion[:, None], cohesion[None, :])
+            allowed = upper & (similarity >= self.params.story_threshold) & (similarity >= needed)
+            if not allowed.any():
                 break
-            first, second = best
-            sizes = (len(clusters[first]), len(clusters[second]))
-            inner[first] += inner.pop(second) + best_score * sizes[0] * sizes[1]
-            clusters[first] += clusters.pop(second)
-            pair = self._merged_pairs(pair, clusters, first, second, sizes)
-        return [[article_ids[index] for index in members] for members in clusters.values()]
-
-    @staticmethod
-    def _cohesion(inner_sum: float, size: int) -> float:
-        """Mean pair similarity inside a cluster; a single article sets no bar."""
-        return inner_sum / (size * (size - 1) / 2) if size > 1 else 0.0
-
-    @staticmethod
-    def _merged_pairs(
-        pair: dict[tuple[int, int], float],
-        clusters: dict[int, list[int]],
-        first: int,
-        second: int,
-        sizes: tuple[int, int],
-    ) -> dict[tuple[int, int], float]:
-        """Cluster similarities after `second` joined `first` (Lance–Williams, average link)."""
-        updated = {
-            key: value for key, value in pair.items() if first not in key and second not in key
-        }
-        for other in clusters:
-            if other == first:
-                continue
-            with_first = pair.get((min(first, other), max(first, other)), 0.0)
-            with_second = pair.get((min(second, other), max(second, other)), 0.0)
-            value = (with_first * sizes[0] + with_second * sizes[1]) / (sizes[0] + sizes[1])
-            if value > 0.0:
-                updated[min(first, other), max(first, other)] = value
-        return updated
+            first, second = np.unravel_index(
+                np.argmax(np.where(allowed, similarity, -1.0)), similarity.shape
+            )
+            score = similarity[first, second]
+            inner[first] += inner[second] + score * size[first] * size[second]
+            merged = (similarity[first] * size[first] + similarity[second] * size[second]) / (
+                size[first] + size[second]
+            )
+            similarity[first, :] = merged
+            similarity[:, first] = merged
+            similarity[first, first] = 0.0
+            similarity[second, :] = 0.0  # the second cluster is gone
+            similarity[:, second] = 0.0
+            size[first] += size[second]
+            size[second] = 0.0
+            members[first] += members[second]
+            members[second] = []
+        return [[article_ids[index] for index in group] for group in members if group]
 
     def _recluster(self, group: _Group) -> dict[int, int]:
         """Re-cluster the group's newest articles into stories; return the articles that moved.

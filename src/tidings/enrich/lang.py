@@ -43,6 +43,10 @@ LANGUAGES = [
 ]
 MIN_CONFIDENCE = 0.8  # below this, a language the page or feed declared is kept
 _SAMPLE_CHARS = 3000
+# The identifier walks the text byte by byte in Python (~0.5 ms per 1,000 characters); the
+# headline and the first paragraphs decide as well as more of the same text would (all 158
+# demo articles get the same answer from 1,500 characters as from 3,000).
+_IDENTIFY_CHARS = 1500
 _lock = threading.Lock()
 
 
@@ -83,7 +87,7 @@ def detect_language(text: str, declared: str | None = None) -> str | None:
     if not sample:
         return declared
     with _lock:
-        language, confidence = _identifier().classify(sample)
+        language, confidence = _identifier().classify(sample[:_IDENTIFY_CHARS])
     if confidence < MIN_CONFIDENCE and declared:
         language = declared.split("-")[0].lower()
         if language != "zh":

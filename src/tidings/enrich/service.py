@@ -14,26 +14,31 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from pathlib import Path
 
 import numpy as np
-from sqlalchemy import delete, or_, select
+import numpy.typing as npt
+from sqlalchemy import ColumnElement, or_, select, true
 from sqlalchemy.orm import Session
 
 from tidings.config import Settings
-from tidings.db import repository
-from tidings.db.models import Article, ArticleFeatures, ArticleTag
+from tidings.db.models import Article, ArticleFeatures
 from tidings.db.session import Database
-from tidings.enrich import dedupe, records, tags
+from tidings.enrich import dedupe, records, snapshot, tags
 from tidings.enrich.cluster import StoryClusterer
 from tidings.enrich.embed import Embedder, article_text, get_embedder
 from tidings.enrich.features import story_terms
 from tidings.enrich.lang import detect_language
-from tidings.enrich.vectors import VectorIndex, from_bytes, to_bytes
+from tidings.enrich.vectors import VectorIndex, from_bytes
 
 log = logging.getLogger(__name__)
 _SYNC_EVERY_S = 2.0  # how stale another process's enrichments may look to this one
-_LOAD_BATCH = 2000
+# How often stories that left the story window are closed in memory (their articles' vectors
+# and one-off terms freed): closing walks every open group, so not on every sync.
+_FORGET_EVERY_S = 3600.0
+_LOAD_BATCH = 5000
+_SAVE_EVERY = 20_000  # articles indexed since the last snapshot that make a new one due
+_RESAVE_SHARE = 0.05  # a start that had to catch up on more than this share saves again
 MAX_TEXT_CHARS = 30_000
 # When a search query and an article are related, per embedding backend: (floor, band) — the
 # cosine must reach the floor and lie within the band below the best match. e5 puts every
@@ -65,6 +70,12 @@ class Enricher:
         self._loaded = False
         self._synced_to: datetime | None = None
         self._synced_clock = 0.0
+        self._forgot_clock = time.monotonic()
+        # Articles in the indexes as of the last snapshot, and those indexed since.
+        self._article_ids: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        self._added_ids: list[int] = []
+        self.snapshot_folder = snapshot.folder_for(database.url)
+        self._own: dict[int, datetime] = {}  # enriched here since the last look at the database
 
     @property
     def understands_meaning(self) -> bool:
@@ -113,21 +124,99 @@ class Enricher:
                 self._loaded = True
             elif time.monotonic() - self._synced_clock > _SYNC_EVERY_S:
                 self._load(since=self._synced_to)
+            if time.monotonic() - self._forgot_clock > _FORGET_EVERY_S:
+                window = timedelta(days=self.settings.story_window_days)
+                self.clusterer.forget_before(datetime.now(UTC) - window)
+                self._forgot_clock = time.monotonic()
 
     def _load(self, since: datetime | None) -> None:
         """Index every enriched article (or those enriched after `since`): vectors and
         signatures of all, story terms of the articles still inside the story window."""
+        with self.database.session() as session:
+            if since is None:  # story ids continue after the stored ones
+                self.clusterer = StoryClusterer(next_story_id=records.next_story_id(session))
+                self._load_indexes(session)
+            else:
+                self._index_rows(session, Article.enriched_at > since)
+            self._restore_stories(session, since)
+        self._synced_clock = time.monotonic()
+
+    def _load_indexes(self, session: Session) -> None:
+        """On start: the saved snapshot brought up to date with the database, or a rebuild."""
+        folder = self.snapshot_folder
+        saved = snapshot.load(folder, self.embedder.name, self.embedder.dim) if folder else None
+        if saved is None:
+            self._index_rows(session, true())
+            changes = len(self._added_ids)
+        else:
+            self.vectors, self.duplicates = saved.vectors, saved.duplicates
+            self._synced_to = saved.synced_to
+            stored = np.fromiter(
+                session.scalars(select(ArticleFeatures.article_id)), dtype=np.int64
+            )
+            stored.sort()
+            gone = np.setdiff1d(saved.article_ids, stored, assume_unique=True)
+            missing = np.setdiff1d(stored, saved.article_ids, assume_unique=True)
+            self.vectors.remove(gone.tolist())
+            for article_id in gone.tolist():
+                self.duplicates.remove(article_id)
+            self._article_ids = np.setdiff1d(saved.article_ids, gone, assume_unique=True)
+            for start in range(0, len(missing), _LOAD_BATCH):
+                chunk = missing[start : start + _LOAD_BATCH].tolist()
+                self._index_rows(session, Article.id.in_(chunk))
+            if saved.synced_to is not None:  # re-enriched since the save
+                self._index_rows(session, Article.enriched_at > saved.synced_to)
+            changes = len(gone) + len(self._added_ids)
+        self.duplicates.compact()
+        if folder is not None and (saved is None or changes > _RESAVE_SHARE * len(self.vectors)):
+            self._save(folder)
+
+    def _index_rows(self, session: Session, condition: ColumnElement[bool]) -> None:
+        """Add the enriched articles matching `condition` to the vector and duplicate indexes."""
+        query = (
+            select(
+                Article.id,
+                Article.source_id,
+                Article.url,
+                Article.duplicate_of,
+                Article.enriched_at,
+                ArticleFeatures.model,
+                ArticleFeatures.vector,
+                ArticleFeatures.minhash,
+            )
+            .join(ArticleFeatures, ArticleFeatures.article_id == Article.id)
+            .where(condition)
+        )
+        newest = self._synced_to
+        result = session.execute(query.execution_options(yield_per=_LOAD_BATCH))
+        for rows in result.partitions():
+            # This process's own enrichments are in the indexes already: re-adding a vector
+            # costs a graph insertion (~1.5 ms) for nothing.
+            batch = [row for row in rows if self._own.get(row.id) != row.enriched_at]
+            for row in rows:
+                newest = row.enriched_at if newest is None else max(newest, row.enriched_at)
+            if not batch:
+                continue
+            ids = np.array([row.id for row in batch], dtype=np.int64)
+            signatures = np.zeros((len(batch), dedupe.NUM_PERM), dtype=np.uint32)
+            with_vector: list[int] = []
+            vectors: list[npt.NDArray[np.float32]] = []
+            for number, row in enumerate(batch):
+                if row.duplicate_of is None:  # copies are found through their original
+                    signatures[number] = np.frombuffer(row.minhash, dtype=np.uint64)
+                if row.model == self.embedder.name:
+                    with_vector.append(row.id)
+                    vectors.append(from_bytes(row.vector, self.embedder.dim))
+            if with_vector:
+                self.vectors.add(with_vector, np.stack(vectors))
+            digests = [dedupe.url_hash(row.source_id, row.url) for row in batch]
+            self.duplicates.add_many(ids, digests, signatures)
+            self._added_ids.extend(ids.tolist())
+        self._synced_to = newest
+        self._own.clear()
+
+    def _restore_stories(self, session: Session, since: datetime | None) -> None:
         window = datetime.now(UTC) - timedelta(days=self.settings.story_window_days)
-        every = select(
-            Article.id,
-            Article.source_id,
-            Article.url,
-            Article.duplicate_of,
-            Article.enriched_at,
-            ArticleFeatures.model,
-            ArticleFeatures.vector,
-            ArticleFeatures.minhash,
-        ).join(ArticleFeatures, ArticleFeatures.article_id == Article.id)
         recent = (
             select(Article.id, Article.published_at, Article.story_id, ArticleFeatures.terms)
             .join(ArticleFeatures, ArticleFeatures.article_id == Article.id)
@@ -139,33 +228,31 @@ class Enricher:
             .order_by(Article.published_at, Article.id)
         )
         if since is not None:
-            every = every.where(Article.enriched_at > since)
             recent = recent.where(Article.enriched_at > since)
-        newest = since
-        with self.database.session() as session:
-            if since is None:  # story ids continue after the stored ones
-                self.clusterer = StoryClusterer(next_story_id=records.next_story_id(session))
-            ids: list[int] = []
-            vectors: list[np.ndarray[Any, Any]] = []
-            for row in session.execute(every.execution_options(yield_per=_LOAD_BATCH)):
-                if row.model == self.embedder.name:
-                    ids.append(row.id)
-                    vectors.append(from_bytes(row.vector, self.embedder.dim))
-                    if len(ids) == _LOAD_BATCH:
-                        self.vectors.add(ids, np.stack(vectors))
-                        ids, vectors = [], []
-                minhash = dedupe.from_bytes(row.minhash) if row.duplicate_of is None else None
-                self.duplicates.add(row.id, row.source_id, row.url, minhash)
-                newest = row.enriched_at if newest is None else max(newest, row.enriched_at)
-            if ids:
-                self.vectors.add(ids, np.stack(vectors))
-            for item in session.execute(recent.execution_options(yield_per=_LOAD_BATCH)):
-                if item.story_id is not None and self.clusterer.story_of(item.id) is None:
-                    self.clusterer.restore(
-                        item.id, Counter(item.terms), item.published_at, item.story_id
-                    )
-        self._synced_to = newest
-        self._synced_clock = time.monotonic()
+        for item in session.execute(recent.execution_options(yield_per=_LOAD_BATCH)):
+            if item.story_id is not None and self.clusterer.story_of(item.id) is None:
+                self.clusterer.restore(
+                    item.id, Counter(item.terms), item.published_at, item.story_id
+                )
+
+    def _save(self, folder: Path) -> None:
+        """Snapshot the indexes (the caller holds the lock); a failure only costs the next
+        start a rebuild."""
+        ids = np.union1d(self._article_ids, np.asarray(self._added_ids, dtype=np.int64))
+        state = snapshot.Snapshot(self.vectors, self.duplicates, ids, self._synced_to)
+        try:
+            snapshot.save(folder, state, self.embedder.name)
+        except OSError:
+            log.exception("could not save the enrichment indexes to %s", folder)
+            return
+        self._article_ids, self._added_ids = ids, []
+
+    def save_if_due(self) -> None:
+        """Snapshot the indexes when many articles were indexed since the last snapshot."""
+        folder = self.snapshot_folder
+        with self._lock:
+            if self._loaded and folder is not None and len(self._added_ids) >= _SAVE_EVERY:
+                self._save(folder)
 
     # -- enriching -----------------------------------------------------------------------
 
@@ -191,28 +278,35 @@ class Enricher:
         with self._lock:
             for article_id in article_ids:
                 with self.database.session() as session:
-                    article = session.get(Article, article_id)
+                    article = records.load_article(session, article_id)
                     if article is None:
                         continue
-                    old_tags = [row.tag_id for row in article.tags]
-                    touched, merged = self._enrich_one(session, article)
+                    # Only a re-enrichment has hashtags to replace.
+                    first = article.enriched_at is None
+                    old_tags = [] if first else records.article_tag_ids(session, article_id)
+                    touched, merged, new_tags = self._enrich_one(session, article)
                     report.enriched += 1
                     report.duplicates += article.duplicate_of is not None
                     report.stories_touched |= touched
                     records.refresh_stories(session, touched, dim=self.embedder.dim, merged=merged)
-                    records.count_tags(session, old_tags + [row.tag_id for row in article.tags])
+                    records.shift_tag_counts(session, old_tags, new_tags)
+        self.save_if_due()
         report.seconds = time.monotonic() - clock
         return report
 
-    def _enrich_one(self, session: Session, article: Article) -> tuple[set[int], dict[int, int]]:
-        """Enrich one article; returns the stories whose membership or content changed, and
-        the stories a merge emptied, each with the story that took its articles."""
+    def _enrich_one(
+        self, session: Session, article: records.ArticleRow
+    ) -> tuple[set[int], dict[int, int], list[int]]:
+        """Enrich one article; returns the stories whose membership or content changed, the
+        stories a merge emptied (each with the story that took its articles), and its tag ids."""
         # A news article is a few thousand words; a page far longer is mostly not news, and
         # reading all of it would only cost time and memory.
         body = article.body[:MAX_TEXT_CHARS]
-        article.language = detect_language(f"{article.title}\n{body}", article.language)
+        declared = article.language
+        first = article.enriched_at is None
+        article.language = detect_language(f"{article.title}\n{body}", declared)
         found = tags.extract_tags(article.title, body, article.language)
-        _store_tags(session, article, found)
+        tag_ids = records.store_tags(session, article.id, found, replace=not first)
         vector = self.embedder.embed([article_text(article.title, body)])[0]
         minhash, size = dedupe.signature(article.title, body)
         terms = story_terms(article.title, body, article.language)
@@ -220,16 +314,18 @@ class Enricher:
         merged: dict[int, int] = {}
         original = self.duplicates.find(article.id, article.source_id, article.url, minhash, size)
         if original is not None:
-            original = _root(session, original)
-        if original is not None and original != article.id and _earlier(session, article, original):
+            original = records.root_of(session, original)
+        if (
+            original is not None
+            and original != article.id
+            and self._earlier(session, article, original)
+        ):
             # This one came first (its copy was stored before it): it becomes the original.
-            _adopt(session, article, original)
+            records.adopt(session, article, original)
             original = None
         if original is not None and original != article.id:
             article.duplicate_of = original
-            article.story_id = session.scalar(
-                select(Article.story_id).where(Article.id == original)
-            )
+            article.story_id = records.article_value(session, "story_id", original)
             self.duplicates.add(article.id, article.source_id, article.url, None)
         else:
             article.duplicate_of = None
@@ -237,81 +333,22 @@ class Enricher:
             if self.clusterer.story_of(article.id) is None:
                 placement = self.clusterer.add(article.id, terms, article.published_at)
                 article.story_id = placement.story_id
-                touched |= _move(session, placement.moved, merged)
+                touched |= records.move(session, article, placement.moved, merged)
         if article.story_id is not None:
             touched.add(article.story_id)
         self.vectors.add([article.id], vector[None, :])
-        _store_features(session, article.id, self.embedder.name, vector, minhash, terms)
-        article.enriched_at = datetime.now(UTC)
-        session.flush()
-        session.expire(article, ["tags"])
-        return touched, merged
-
-
-def _root(session: Session, article_id: int) -> int | None:
-    """The original of a duplicate (copies point at an original); None if it was removed."""
-    row = session.execute(
-        select(Article.id, Article.duplicate_of).where(Article.id == article_id)
-    ).first()
-    if row is None:
-        return None
-    return int(row.duplicate_of if row.duplicate_of is not None else row.id)
-
-
-def _earlier(session: Session, article: Article, original_id: int) -> bool:
-    published = session.scalar(select(Article.published_at).where(Article.id == original_id))
-    return published is not None and article.published_at < published
-
-
-def _adopt(session: Session, article: Article, original_id: int) -> None:
-    """Make `article` the original of a copy group that was stored before it."""
-    for row in session.scalars(select(Article).where(repository.copy_group(original_id))):
-        row.duplicate_of = article.id
-    article.story_id = session.scalar(select(Article.story_id).where(Article.id == original_id))
-
-
-def _move(session: Session, moved: dict[int, int], merged: dict[int, int]) -> set[int]:
-    """Apply the clusterer's merges/splits to stored articles and their duplicates."""
-    touched: set[int] = set()
-    for article_id, story_id in moved.items():
-        for row in session.scalars(select(Article).where(repository.copy_group(article_id))):
-            if row.story_id is not None and row.story_id != story_id:
-                touched.add(row.story_id)
-                merged[row.story_id] = story_id
-            row.story_id = story_id
-            touched.add(story_id)
-    return touched
-
-
-def _store_tags(session: Session, article: Article, found: list[tags.Tag]) -> None:
-    with session.no_autoflush:
-        rows = records.tag_rows(session, found)
-        session.execute(delete(ArticleTag).where(ArticleTag.article_id == article.id))
-        session.expire(article, ["tags"])
-        session.add_all(
-            ArticleTag(
-                article_id=article.id, tag_id=rows[tag.key].id, label=tag.label, score=tag.score
-            )
-            for tag in found
+        self._added_ids.append(article.id)
+        records.store_features(
+            session, article.id, self.embedder.name, vector, minhash, terms, first=first
         )
+        article.enriched_at = self._own[article.id] = datetime.now(UTC)
+        records.save_article(session, article, language_changed=article.language != declared)
+        return touched, merged, tag_ids
 
-
-def _store_features(
-    session: Session,
-    article_id: int,
-    model: str,
-    vector: object,
-    minhash: object,
-    terms: Counter[str],
-) -> None:
-    row = session.get(ArticleFeatures, article_id)
-    if row is None:
-        row = ArticleFeatures(article_id=article_id)
-        session.add(row)
-    row.model = model
-    row.vector = to_bytes(vector)  # type: ignore[arg-type]
-    row.minhash = dedupe.to_bytes(minhash)
-    row.terms = {term: float(weight) for term, weight in terms.most_common(200)}
+    @staticmethod
+    def _earlier(session: Session, article: records.ArticleRow, original_id: int) -> bool:
+        published = records.article_value(session, "published_at", original_id)
+        return published is not None and article.published_at < published
 
 
 _enrichers_lock = threading.Lock()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -57,6 +58,19 @@ class VectorIndex:
 
     def __len__(self) -> int:
         return len(self._index)
+
+    def save(self, path: Path) -> None:
+        with self._lock:
+            self._index.save(str(path))
+
+    @classmethod
+    def restore(cls, path: Path, dim: int) -> VectorIndex:
+        """An index saved by `save` (read into memory, so it can still grow)."""
+        vectors = cls(dim)
+        vectors._index.load(str(path))
+        if vectors._index.ndim != dim:
+            raise ValueError(f"{path} holds {vectors._index.ndim}-dimensional vectors, not {dim}")
+        return vectors
 
     def add(self, ids: Sequence[int], vectors: npt.NDArray[np.floating]) -> None:
         """Insert vectors (one row per id); an id already present gets the new vector."""

@@ -102,7 +102,8 @@ def cleanup(database: Database, settings: Settings, *, dry_run: bool = False) ->
 
 def tidy_after_removal(session: Session) -> None:
     """After articles are deleted: copies of a removed original become originals themselves
-    (never orphans), and cached AI answers about removed articles go with them."""
+    (never orphans), cached AI answers about removed articles go with them, and tags are
+    recounted."""
     original = aliased(Article)
     session.execute(
         update(Article)
@@ -115,6 +116,7 @@ def tidy_after_removal(session: Session) -> None:
         .where(AIResult.target_type == "article")
         .where(~select(Article.id).where(Article.id == AIResult.target_id).exists())
     )
+    repository.recount_tags(session)
 
 
 def remove_source(database: Database, source_id: int, settings: Settings | None = None) -> None:
