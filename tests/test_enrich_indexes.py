@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from tests.conftest import make_settings
 from tidings.db.migrate import upgrade
 from tidings.db.models import Article, ArticleFeatures, ArticleTag, Source, Tag
 from tidings.db.session import Database
-from tidings.enrich import dedupe, records, snapshot
+from tidings.enrich import dedupe, records, service, snapshot
 from tidings.enrich.embed import normalise_rows
 from tidings.enrich.service import Enricher
 from tidings.enrich.vectors import to_bytes
@@ -219,3 +220,20 @@ def test_story_summary_is_the_same_from_aggregates(
         other = summed[story_id]
         assert other is not None
         assert {**summary, "updated_at": None} == {**other, "updated_at": None}
+
+
+def test_stories_that_left_the_window_are_closed_in_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, enricher = _store(tmp_path)
+    enricher.ensure_current()
+    now = datetime.now(UTC)
+    terms = Counter({"harbour": 2, "ferry": 1, "harbour ferry": 2})
+    enricher.clusterer.add(1001, terms, now - timedelta(days=30))
+    enricher.clusterer.add(1002, terms, now)
+    monkeypatch.setattr(service, "_FORGET_EVERY_S", 0.0)
+    enricher.ensure_current()
+    open_articles = enricher.clusterer._articles
+    assert 1001 not in open_articles  # older than the story window: closed
+    assert 1002 in open_articles
+    assert enricher.clusterer.story_of(1001) is not None  # its answer is kept
