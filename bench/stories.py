@@ -132,6 +132,14 @@ def run_clusterer(
     return mean_score(scores), spread, statistics.fmean(speeds)
 
 
+def average_link(distances: np.ndarray, threshold: float) -> np.ndarray:
+    """Cluster labels of average-link agglomeration over precomputed distances."""
+    labels: np.ndarray = AgglomerativeClustering(
+        n_clusters=None, metric="precomputed", linkage="average", distance_threshold=threshold
+    ).fit_predict(distances)
+    return labels
+
+
 def run_baseline(docs: Sequence[Doc]) -> tuple[Score, float]:
     """TF-IDF + average-link at the distance threshold that scores best (oracle)."""
     matrix = TfidfVectorizer(sublinear_tf=True, stop_words="english").fit_transform(
@@ -140,12 +148,7 @@ def run_baseline(docs: Sequence[Doc]) -> tuple[Score, float]:
     distances = np.clip(1.0 - (matrix @ matrix.T).toarray(), 0.0, None)
     best: tuple[Score, float] | None = None
     for threshold in np.arange(0.50, 1.0, 0.01):
-        labels = AgglomerativeClustering(
-            n_clusters=None,
-            metric="precomputed",
-            linkage="average",
-            distance_threshold=float(threshold),
-        ).fit_predict(distances)
+        labels = average_link(distances, float(threshold))
         result = score([int(label) for label in labels], docs)
         if best is None or result.f1 > best[0].f1:
             best = (result, float(threshold))
@@ -228,12 +231,7 @@ def ceiling(docs: list[Doc]) -> None:
         for threshold in np.arange(0.80, 1.0, 0.01):
             labels: list[Hashable] = [None] * len(subset)
             for topic, members in by_topic.items():
-                cut = AgglomerativeClustering(
-                    n_clusters=None,
-                    metric="precomputed",
-                    linkage="average",
-                    distance_threshold=float(threshold),
-                ).fit_predict(distances[topic])
+                cut = average_link(distances[topic], float(threshold))
                 for member, story in zip(members, cut, strict=True):
                     labels[member] = (topic, int(story))
             result = score(labels, subset)

@@ -1,12 +1,12 @@
 """Incremental story clustering: each new article joins the best open story or starts one.
 
 Two levels. A *group* gathers articles on one subject (earthquakes in Iran, a boxer's title
-fights) by cosine similarity to the group's centroid of TF-IDF vectors of words and names, with
-idf from the stream so far; candidates come from an inverted index (term -> groups) over the article's rarest terms.
-Inside a group, *stories* (the events) are told apart with local weights over words, names and
-phrases: a term found in most
-of the group's articles only says what the subject is, so its weight shrinks, while the names,
-places and dates that only some of them share decide which event an article reports. After each
+fights) by cosine similarity to the group's centroid of TF-IDF vectors of words and names,
+with idf from the stream so far; candidates come from an inverted index (term -> groups) over
+the article's rarest terms. Inside a group, *stories* (the events) are told apart with local
+weights over words, names and phrases: a term found in most of the group's articles only says
+what the subject is, so its weight shrinks, while the names, places, dates and phrases that
+only some of them share decide which event an article reports. After each
 article the group's newest `group_window` articles are re-clustered (average link), so stories
 merge and split as evidence grows; stories keep their ids and the articles that move are
 reported. Cost per article: the candidate groups' scores plus O(group_window²) pair scores.
@@ -83,11 +83,6 @@ def _dot(small: Vector, large: Vector) -> float:
     if len(small) > len(large):
         small, large = large, small
     return sum(value * large.get(term, 0.0) for term, value in small.items())
-
-
-def _unit(vector: Vector) -> Vector:
-    length = math.sqrt(sum(value * value for value in vector.values()))
-    return {term: value / length for term, value in vector.items()} if length else {}
 
 
 def _newer(first: datetime | None, second: datetime | None) -> datetime | None:
@@ -251,8 +246,12 @@ class StoryClusterer:
     def _decay(self, first: datetime | None, second: datetime | None) -> float:
         if first is None or second is None:
             return 1.0
-        hours = abs((first - second).total_seconds()) / 3600.0
-        return float(0.5 ** (hours / self.params.time_scale_hours))
+        return float(self._half_lives(abs((first - second).total_seconds()) / 3600.0))
+
+    def _half_lives(self, hours: float | np.ndarray) -> float | np.ndarray:
+        """Similarity factor for articles `hours` apart: halves every time_scale_hours."""
+        factor: float | np.ndarray = 0.5 ** (hours / self.params.time_scale_hours)
+        return factor
 
     def _candidate_groups(self, vector: Vector, candidates: Iterable[int] | None) -> list[int]:
         if candidates is not None:
@@ -406,7 +405,7 @@ class StoryClusterer:
         )
         apart = np.abs(hours[:, None] - hours[None, :])
         # An article without a date is as close in time as can be to every other.
-        gram *= np.where(np.isnan(apart), 1.0, 0.5 ** (apart / self.params.time_scale_hours))
+        gram *= np.where(np.isnan(apart), 1.0, self._half_lives(apart))
         np.fill_diagonal(gram, 0.0)
         return gram
 
@@ -419,7 +418,7 @@ class StoryClusterer:
         Cluster similarities live in one matrix, updated row by row (Lance–Williams), so a
         window of 60 articles costs ~60 numpy steps rather than ~60 passes over 1,770 pairs.
         """
-        similarity = self._similarities(article_ids).copy()
+        similarity = self._similarities(article_ids)
         count = len(article_ids)
         members = [[index] for index in range(count)]
         size = np.ones(count)

@@ -167,9 +167,9 @@ def story_terms(title: str, text: str, language: str | None) -> Counter[str]:
     """Weighted term counts of an article for story clustering.
 
     Content words are lowercased without stopwords, and so are pairs of adjacent content words
-    (`"west papua"`); name-like tokens (capitalised words not at
-    a sentence start, their adjacent pairs, numbers and years) add extra `@`-prefixed terms;
-    title terms count TITLE_WEIGHT times. Works for any language code, including None.
+    (`"west papua"`); name-like tokens (capitalised words not at a sentence start, their
+    adjacent pairs, numbers and years) add extra `@`-prefixed terms; title terms count
+    TITLE_WEIGHT times. Works for any language code, including None.
     """
     stop = stopwords(language)
     counts: Counter[str] = Counter()
