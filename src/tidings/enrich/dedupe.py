@@ -50,7 +50,7 @@ def signature(title: str, body: str) -> tuple[MinHash, int]:
     """The MinHash of the text and its shingle count."""
     found = shingles(title, body)
     minhash = MinHash(num_perm=NUM_PERM, scheme=SCHEME, permutations=_permutations())
-    minhash.update_batch(sorted(found))
+    minhash.update_batch(list(found))  # a minimum: the order of the shingles does not matter
     return minhash, len(found)
 
 
