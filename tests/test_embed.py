@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -157,6 +158,32 @@ def test_index_refuses_mismatched_input() -> None:
         index.add([1, 2], np.ones((1, 3), dtype=np.float32))
     with pytest.raises(ValueError, match="negative"):
         index.add([-1], np.ones((1, 3), dtype=np.float32))
+
+
+def test_index_adds_on_a_helper_thread_and_reports_its_errors() -> None:
+    east, north, _ = np.eye(3, dtype=np.float32)
+    index = VectorIndex(3)
+    pending = [index.add_soon([1], east[None, :]), index.add_soon([2], north[None, :])]
+    for future in pending:
+        assert future.result() is None
+    assert [key for key, _ in index.search(north, 2)] == [2, 1]
+    with pytest.raises(ValueError, match="negative"):
+        index.add_soon([-1], east[None, :]).result()
+    assert len(index) == 2
+
+
+def test_a_forked_child_indexes_on_its_own_helper_thread() -> None:
+    index = VectorIndex(3)
+    index.add_soon([1], np.eye(3, dtype=np.float32)[:1]).result()  # the parent's helper exists
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through its exit status only
+        try:
+            index.add_soon([2], np.eye(3, dtype=np.float32)[1:2]).result(timeout=30)
+            os._exit(0 if len(index) == 2 else 1)
+        finally:
+            os._exit(2)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 def test_vector_bytes_round_trip(builtin: HashingEmbedder) -> None:

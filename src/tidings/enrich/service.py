@@ -12,6 +12,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
+from concurrent import futures
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,7 +30,7 @@ from tidings.enrich.cluster import StoryClusterer
 from tidings.enrich.embed import Embedder, article_text, get_embedder
 from tidings.enrich.features import story_terms
 from tidings.enrich.lang import detect_language
-from tidings.enrich.vectors import VectorIndex, from_bytes
+from tidings.enrich.vectors import Vector, VectorIndex, from_bytes
 
 log = logging.getLogger(__name__)
 _SYNC_EVERY_S = 2.0  # how stale another process's enrichments may look to this one
@@ -302,12 +303,26 @@ class Enricher:
         # A news article is a few thousand words; a page far longer is mostly not news, and
         # reading all of it would only cost time and memory.
         body = article.body[:MAX_TEXT_CHARS]
+        vector = self.embedder.embed([article_text(article.title, body)])[0]
+        # The vector goes into the graph on a helper thread while this one does the rest.
+        indexing = self.vectors.add_soon([article.id], vector[None, :])
+        try:
+            outcome = self._place(session, article, body, vector)
+        finally:
+            futures.wait([indexing])
+        indexing.result()  # an insertion that failed fails the article too
+        self._added_ids.append(article.id)
+        return outcome
+
+    def _place(
+        self, session: Session, article: records.ArticleRow, body: str, vector: Vector
+    ) -> tuple[set[int], dict[int, int], list[int]]:
+        """Everything but the vector: language, hashtags, duplicate, story, and the writes."""
         declared = article.language
         first = article.enriched_at is None
         article.language = detect_language(f"{article.title}\n{body}", declared)
         found = tags.extract_tags(article.title, body, article.language)
         tag_ids = records.store_tags(session, article.id, found, replace=not first)
-        vector = self.embedder.embed([article_text(article.title, body)])[0]
         minhash, size = dedupe.signature(article.title, body)
         terms = story_terms(article.title, body, article.language)
         touched = {article.story_id} if article.story_id is not None else set()
@@ -336,8 +351,6 @@ class Enricher:
                 touched |= records.move(session, article, placement.moved, merged)
         if article.story_id is not None:
             touched.add(article.story_id)
-        self.vectors.add([article.id], vector[None, :])
-        self._added_ids.append(article.id)
         records.store_features(
             session, article.id, self.embedder.name, vector, minhash, terms, first=first
         )

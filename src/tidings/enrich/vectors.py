@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,28 @@ _STORED_DTYPE = np.dtype("<f2")
 # Below this many vectors a brute-force scan takes a few milliseconds, so small installs get
 # exact neighbours; above it the HNSW graph keeps a query well under a millisecond.
 _EXACT_SEARCH_MAX = 20_000
+
+
+_helper: ThreadPoolExecutor | None = None
+_helper_lock = threading.Lock()
+
+
+def _background() -> ThreadPoolExecutor:
+    """One thread per process for insertions that run beside the caller (see add_soon)."""
+    global _helper
+    with _helper_lock:
+        if _helper is None:
+            _helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tidings-vectors")
+        return _helper
+
+
+def _forget_helper() -> None:
+    # A forked child inherits the executor object but not its thread: it makes its own.
+    global _helper, _helper_lock
+    _helper, _helper_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_helper)
 
 
 def to_bytes(vector: npt.NDArray[np.floating]) -> bytes:
@@ -89,6 +113,12 @@ class VectorIndex:
             if len(present):
                 self._index.remove(present)
             self._index.add(keys, matrix)
+
+    def add_soon(self, ids: Sequence[int], vectors: npt.NDArray[np.floating]) -> Future[None]:
+        """`add` on a helper thread. usearch releases the GIL while it inserts into the graph
+        (~1.5 ms a vector), so the caller's own work goes on beside it on another core; wait
+        for the future before relying on the ids being found."""
+        return _background().submit(self.add, ids, vectors)
 
     def remove(self, ids: Sequence[int]) -> None:
         """Forget these ids; ids not in the index are ignored."""
