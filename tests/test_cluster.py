@@ -266,8 +266,14 @@ def test_candidates_limit_the_stories_considered() -> None:
             {"quake", "@qeshm_island", "@2005", "iran"},
         ),
         ("Séisme en Iran", "Le séisme a frappé l'île de Qeshm dimanche.", "fr", {"séisme"}),
+        (
+            "A 5.6 quake",
+            "The U.S. survey said: a magnitude 5.6 quake struck at 10:53.",
+            "en",
+            {"@5.6", "u.s", "quake", "survey"},
+        ),
     ],
-    ids=["chinese", "chinese-unknown-language", "english-names-years", "french"],
+    ids=["chinese", "chinese-unknown-language", "english-names-years", "french", "decimals"],
 )
 def test_story_terms(title: str, text: str, language: str | None, expected: set[str]) -> None:
     terms = story_terms(title, text, language)
@@ -299,3 +305,5 @@ def test_story_terms_boost_title_and_names() -> None:
     assert terms["quake"] > terms["island"]
     assert terms["@qeshm"] > 0
     assert "@a" not in terms  # the capital at a sentence start is no name
+    quake = story_terms("", "A magnitude 5.6 quake hit Qeshm.", "en")
+    assert quake["@5.6"] > quake["@qeshm"]  # numbers tell two events of one subject apart
