@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import event, insert
 
-from tidings.config import get_settings
+from tidings.config import Settings, get_settings
 from tidings.db.migrate import upgrade
 from tidings.db.models import Article, ArticleFeatures, Source
 from tidings.db.session import Database
@@ -117,10 +117,14 @@ def _unsynchronised(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.execute("PRAGMA synchronous=OFF")
 
 
+def _settings(folder: Path) -> Settings:
+    return get_settings(database_url=f"sqlite:///{folder / 'bench.db'}")
+
+
 def prepare(folder: Path, size: int) -> tuple[float, float]:
     """Fill a store in `folder` and start an Enricher on it once (the rebuild, then saved);
     returns bulk-load rows/s and first-start seconds."""
-    settings = get_settings(database_url=f"sqlite:///{folder / 'bench.db'}")
+    settings = _settings(folder)
     database = Database(settings.database_url)
     upgrade(database)
     embedder = get_embedder(settings.embedding_backend)
@@ -137,10 +141,12 @@ def prepare(folder: Path, size: int) -> tuple[float, float]:
     return rows_per_s, rebuild_s
 
 
-def run(size: int, store: Path | None) -> dict[str, float]:
+def run(size: int, store: Path | None) -> dict[str, float | None]:
+    """Time one size; the bulk load and first start are None when a kept store was reused."""
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
-        rows_per_s = rebuild_s = float("nan")
+        rows_per_s: float | None = None
+        rebuild_s: float | None = None
         kept = store / str(size) if store is not None else None
         if kept is not None and (kept / "bench.db").is_file():
             shutil.copytree(kept, folder, dirs_exist_ok=True)
@@ -148,7 +154,7 @@ def run(size: int, store: Path | None) -> dict[str, float]:
             rows_per_s, rebuild_s = prepare(folder, size)
             if kept is not None:
                 shutil.copytree(folder, kept)
-        settings = get_settings(database_url=f"sqlite:///{folder / 'bench.db'}")
+        settings = _settings(folder)
         database = Database(settings.database_url)
         enricher = Enricher(database, settings)
         clock = time.monotonic()
@@ -187,6 +193,10 @@ def run(size: int, store: Path | None) -> dict[str, float]:
     }
 
 
+def _or_kept(value: float | None, spec: str) -> str:
+    return "kept" if value is None else format(value, spec)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
@@ -202,10 +212,9 @@ def main() -> None:
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size in args.sizes:
         row = run(size, args.store)
-        fill_s, rebuild_s = row["fill_rows_s"], row["rebuild_s"]
         print(
-            f"| {size:,} | {'kept' if fill_s != fill_s else f'{fill_s:,.0f}'} "
-            f"| {'kept' if rebuild_s != rebuild_s else f'{rebuild_s:.1f}'} | {row['load_s']:.1f} "
+            f"| {size:,} | {_or_kept(row['fill_rows_s'], ',.0f')} "
+            f"| {_or_kept(row['rebuild_s'], '.1f')} | {row['load_s']:.1f} "
             f"| {row['median_ms']:.1f} "
             f"| {row['p90_ms']:.1f} | {row['articles_s']:.0f} | {row['max_rss_mb']:.0f} |",
             flush=True,

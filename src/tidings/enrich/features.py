@@ -142,10 +142,9 @@ def _add_sentence(
                 counts[f"{previous}{PHRASE_SEPARATOR}{lower}"] += weight * PHRASE_WEIGHT
         previous = lower if content else None
         if content and _name_like(words, index, title_cased):
-            counts[ENTITY_PREFIX + lower] += weight * (
-                NUMBER_WEIGHT if _is_number(word) else ENTITY_WEIGHT
-            )
-            if not _is_number(word):
+            number = _is_number(word)
+            counts[ENTITY_PREFIX + lower] += weight * (NUMBER_WEIGHT if number else ENTITY_WEIGHT)
+            if not number:
                 run.append(lower)
                 continue
         _flush_names(counts, run, weight)
