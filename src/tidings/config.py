@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     # for story_window_days after their newest one.
     embedding_backend: str = "builtin"
     story_window_days: float = 7.0
+    # Extract hashtags in a helper process beside the enricher when the machine has a second
+    # core (enrich/taghelper.py).
+    enrich_helper: bool = True
     scheduler_enabled: bool = True
     # Anonymous pages answered from memory for this many seconds (web/microcache.py); any
     # write by this process empties the cache at once. 0 turns it off.

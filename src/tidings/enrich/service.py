@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from tidings.config import Settings
 from tidings.db.models import Article, ArticleFeatures
 from tidings.db.session import Database
-from tidings.enrich import dedupe, records, snapshot, tags
+from tidings.enrich import dedupe, records, snapshot, taghelper
 from tidings.enrich.cluster import StoryClusterer
 from tidings.enrich.embed import Embedder, article_text, get_embedder
 from tidings.enrich.features import story_terms
@@ -303,26 +303,33 @@ class Enricher:
         # A news article is a few thousand words; a page far longer is mostly not news, and
         # reading all of it would only cost time and memory.
         body = article.body[:MAX_TEXT_CHARS]
-        vector = self.embedder.embed([article_text(article.title, body)])[0]
-        # The vector goes into the graph on a helper thread while this one does the rest.
-        indexing = self.vectors.add_soon([article.id], vector[None, :])
-        try:
-            outcome = self._place(session, article, body, vector)
-        finally:
-            futures.wait([indexing])
+        declared = article.language
+        article.language = detect_language(f"{article.title}\n{body}", declared)
+        # Three things at once: the hashtags are extracted in the helper process, the vector
+        # goes into the graph on a helper thread, and this thread does the rest.
+        extract = taghelper.helper().extract if self.settings.enrich_helper else taghelper.here
+        with extract(article.title, body, article.language) as found_tags:
+            vector = self.embedder.embed([article_text(article.title, body)])[0]
+            indexing = self.vectors.add_soon([article.id], vector[None, :])
+            try:
+                outcome = self._place(session, article, body, vector, found_tags)
+            finally:
+                futures.wait([indexing])
         indexing.result()  # an insertion that failed fails the article too
         self._added_ids.append(article.id)
+        records.save_article(session, article, language_changed=article.language != declared)
         return outcome
 
     def _place(
-        self, session: Session, article: records.ArticleRow, body: str, vector: Vector
+        self,
+        session: Session,
+        article: records.ArticleRow,
+        body: str,
+        vector: Vector,
+        found_tags: taghelper.PendingTags,
     ) -> tuple[set[int], dict[int, int], list[int]]:
-        """Everything but the vector: language, hashtags, duplicate, story, and the writes."""
-        declared = article.language
+        """Everything but the language and the vector: duplicate, story, hashtags, writes."""
         first = article.enriched_at is None
-        article.language = detect_language(f"{article.title}\n{body}", declared)
-        found = tags.extract_tags(article.title, body, article.language)
-        tag_ids = records.store_tags(session, article.id, found, replace=not first)
         minhash, size = dedupe.signature(article.title, body)
         terms = story_terms(article.title, body, article.language)
         touched = {article.story_id} if article.story_id is not None else set()
@@ -355,7 +362,7 @@ class Enricher:
             session, article.id, self.embedder.name, vector, minhash, terms, first=first
         )
         article.enriched_at = self._own[article.id] = datetime.now(UTC)
-        records.save_article(session, article, language_changed=article.language != declared)
+        tag_ids = records.store_tags(session, article.id, found_tags.result(), replace=not first)
         return touched, merged, tag_ids
 
     @staticmethod

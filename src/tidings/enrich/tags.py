@@ -23,6 +23,7 @@ from tidings.enrich.keyphrases import (
 )
 
 MAX_LABEL_CHARS = 100  # a tag is a phrase, not a sentence; also keeps keys within the column
+_ACRONYM_MAX = 3  # letters: in an all-capitals phrase, longer words are taken for words
 CANDIDATES_PER_TAG = 3  # phrases scored per tag asked for; aliases and keys may merge some
 
 # Whole-phrase aliases → one canonical name, so one entity gets one key in every language.
@@ -95,6 +96,9 @@ def normalize_tag(label: str, language: str | None) -> Tag:
         key = compact.lower() if _KANA.search(compact) else _simplified(compact.lower())
         return Tag(name=f"#{compact}", label=label, key=key)
     words = _WORD.findall(_LEADING_ELISION.sub("", label))  # l'Union européenne → #UnionEuropéenne
+    if len(words) > 1 and all(word.isupper() for word in words if not word.isdigit()):
+        # A phrase from a shouted headline or dateline (PORT AURELIA): words, not acronyms.
+        words = [w.capitalize() if len(w.replace(".", "")) > _ACRONYM_MAX else w for w in words]
     name = "".join(_camel(word) for word in words)
     return Tag(name=f"#{name}", label=label, key=_key(label, primary_language(language) or "en"))
 
