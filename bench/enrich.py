@@ -159,8 +159,8 @@ def prepare(folder: Path, size: int) -> tuple[float, float]:
 
 
 def run(size: int, store: Path | None, helper: bool) -> dict[str, Any]:
-    """Time one size, with the text helper process or without; the bulk load and first start
-    are None when a kept store was reused."""
+    """Time one size, with the hashtag helper process or without; the bulk load and first
+    start are None when a kept store was reused."""
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         rows_per_s: float | None = None
@@ -268,13 +268,13 @@ def main() -> None:
         "| peak RSS MB (+ helper) |"
     )
     print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
-    with tempfile.TemporaryDirectory() as scratch:  # without --store, kept for this run
+    with tempfile.TemporaryDirectory() as scratch:
+        store = args.store or Path(scratch)  # without --store, stores are kept for this run
         for size in args.sizes:
             # The modes take turns, so a slower spell of a shared machine hits both.
             runs: dict[str, list[dict[str, Any]]] = {helper: [] for helper in args.helper}
             for _ in range(args.repeat):
                 for helper in args.helper:
-                    store = args.store or Path(scratch)
                     runs[helper].append(run(size, store, helper == "on"))
             for helper in args.helper:
                 _print_row(size, helper, summary(runs[helper]))
