@@ -27,6 +27,8 @@ from tidings.db.migrate import upgrade
 from tidings.db.session import Database
 from tidings.demo.runner import refresh_demo, start_demo
 from tidings.demo.server import PublisherServer
+from tidings.ingest import http
+from tidings.ingest.polite import RobotsCache
 from tidings.web.auth import CSRF_COOKIE
 
 DATA = Path(__file__).parent / "data"
@@ -36,11 +38,14 @@ ANCHOR = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No test reads the developer's .env or TIDINGS_* variables."""
+    """No test reads the developer's .env or TIDINGS_* variables, nor an earlier test's
+    robots.txt (the process keeps them per origin for an hour, and a publisher server on a
+    free port may get a port an earlier test's server had)."""
     for key in list(os.environ):
         if key.startswith("TIDINGS_"):
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(http, "_ROBOTS", RobotsCache())
 
 
 POSTGRES_SERVER = os.environ.get(
