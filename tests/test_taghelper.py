@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import threading
@@ -32,12 +33,14 @@ def helper() -> taghelper.Helper:
     return helper
 
 
-def _articles() -> list[tuple[str, str, str | None]]:
+@functools.cache
+def _articles() -> tuple[tuple[str, str, str | None], ...]:
+    """The demo's articles with their languages (identified once for every test)."""
     texts = []
     for demo in load_corpus().articles:
         body = "\n\n".join(demo.text)
         texts.append((demo.title, body, detect_language(f"{demo.title}\n{body}")))
-    return texts
+    return tuple(texts)
 
 
 def test_the_helper_extracts_what_this_process_would(helper: taghelper.Helper) -> None:

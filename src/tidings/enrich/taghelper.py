@@ -5,7 +5,7 @@ Chinese one, against ~10 ms for everything else) and need only the text and its 
 Where the machine has a spare core, a helper process extracts them while this one embeds the
 article, looks for copies, places it in a story and writes the rows; their rows are written
 last. A thread would not do: extraction is pure Python and holds the GIL. The helper is our
-own plumbing — a pipe, no executor — because an executor hands work over through threads of
+own plumbing — a socket pair, no executor — because an executor hands work over through threads of
 its own, which wait for the GIL while the caller computes (up to the 5 ms switch interval).
 
 Anything that goes wrong in the helper (it died, it hangs, it raised) costs only time: the
